@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* l_nl.c - assembles the `nl` table from the binding modules: the one list of
+ * what Lua sees. Each entry's open function adds its fields to the table on
+ * top of the stack (see lnl.h). */
+#include "config.h"
+
+#include "lua/host.h"
+#include "lua/lnl.h"
+
+int nl_open_rng(lua_State *L);
+int nl_open_stats(lua_State *L);
+int nl_open_pareto(lua_State *L);
+int nl_open_tensor(lua_State *L);
+
+static const struct {
+    const char *name;
+    int (*open)(lua_State *L);
+} modules[] = {
+    { "rng", nl_open_rng },
+    { "stats", nl_open_stats },
+    { "pareto", nl_open_pareto },
+    { "tensor", nl_open_tensor },
+};
+
+int nl_open_all(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushliteral(L, PACKAGE_VERSION);
+    lua_setfield(L, -2, "version");
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+        int top = lua_gettop(L);
+        modules[i].open(L);
+        lua_settop(L, top);
+    }
+    return 1;
+}
