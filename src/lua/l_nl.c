@@ -11,6 +11,7 @@ int nl_open_rng(lua_State *L);
 int nl_open_stats(lua_State *L);
 int nl_open_pareto(lua_State *L);
 int nl_open_tensor(lua_State *L);
+int nl_open_space(lua_State *L);
 
 static const struct {
     const char *name;
@@ -20,6 +21,7 @@ static const struct {
     { "stats", nl_open_stats },
     { "pareto", nl_open_pareto },
     { "tensor", nl_open_tensor },
+    { "space", nl_open_space },
 };
 
 int nl_open_all(lua_State *L)

@@ -44,6 +44,22 @@ wait $pid
 grep -q 'interrupted!' "$tmp/err"; ok $? "SIGINT stops a running loop with 'interrupted!'"
 [ "$(cat "$tmp/out")" = "$(printf 'looping\n42')" ]; ok $? "the prompt goes on after SIGINT, state kept"
 
+# Ctrl-C also stops a long C loop: building the NB101 table (seconds of C)
+mkfifo "$tmp/in2"
+timeout 60 "$NASLAB" <"$tmp/in2" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+exec 3>"$tmp/in2"
+echo 'sp = nl.space("nb101")' >&3
+echo 'print("sampling"); io.stdout:flush(); a = sp:sample()' >&3
+wait_for "$tmp/out" sampling
+sleep 0.2
+kill -INT $pid
+echo 'a == nil, sp:size()' >&3
+exec 3>&-
+wait $pid
+grep -q 'interrupted!' "$tmp/err"; ok $? "SIGINT stops a C loop with 'interrupted!'"
+[ "$(cat "$tmp/out")" = "$(printf 'sampling\ntrue\t423624')" ]; ok $? "the prompt goes on after stopping a C loop"
+
 # a real terminal: readline, Tab completion of globals, fields and methods, history
 if command -v script >/dev/null 2>&1; then
     mkdir -p "$tmp/state"
