@@ -12,6 +12,7 @@ int nl_open_stats(lua_State *L);
 int nl_open_pareto(lua_State *L);
 int nl_open_tensor(lua_State *L);
 int nl_open_space(lua_State *L);
+int nl_open_bench(lua_State *L);
 
 static const struct {
     const char *name;
@@ -22,6 +23,7 @@ static const struct {
     { "pareto", nl_open_pareto },
     { "tensor", nl_open_tensor },
     { "space", nl_open_space },
+    { "bench", nl_open_bench },
 };
 
 int nl_open_all(lua_State *L)
