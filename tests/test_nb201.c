@@ -265,6 +265,24 @@ static void test_costs_published(void)
     is_int(sp->cost(&a, &o, &p, &f), NL_EINVAL, "width option rejected for nb201");
 }
 
+/* The benchmark averages params over its 2-3 training seeds, and for some
+ * cells one seed's record carries another cell's count (NATS-Bench issue #36).
+ * A published value `want` is such a mean when k of n records hold our count
+ * p and the other n-k one count pb that some cell of the space has. */
+static int seed_mean(long want, int64_t p, const int64_t *pall)
+{
+    for (int n = 2; n <= 3; n++)
+        for (int k = 1; k < n; k++) {
+            double q = ((double)want * n - (double)k * (double)p) / (n - k);
+            for (int64_t j = 0; j < NL_NB201_SIZE; j++) {
+                int64_t pb = pall[j];
+                if (fabs((double)pb - q) < 2 && lround(((double)k * p + (double)(n - k) * pb) / n) == want)
+                    return 1;
+            }
+        }
+    return 0;
+}
+
 static void test_params_csv(void)
 {
     const char *dir = getenv("NASLAB_SHARED");
@@ -283,7 +301,9 @@ static void test_params_csv(void)
         sp->cost(&b, NULL, &pall[j], NULL);
     }
     char line[4096];
-    int rows = 0, exact = 0, seedmix = 0, unexplained = 0, badparse = 0;
+    int rows = 0, exact = 0, seedmix = 0, unexplained = 0, badparse = 0, controls = 0, fooled = 0;
+    nl_rng cr;
+    nl_rng_seed(&cr, 1);
     if (!fgets(line, sizeof line, fp)) line[0] = 0;
     while (fgets(line, sizeof line, fp)) {
         char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL, *last = strrchr(line, ',');
@@ -303,24 +323,15 @@ static void test_params_csv(void)
         sp->cost(&a, NULL, &p, NULL);
         if (p == want) {
             exact++;
+            /* negative control: a wrong count must not pass as a seed mean */
+            if (controls < 1000) {
+                int64_t wrong = p + nl_rng_int(&cr, -200000, 200000);
+                controls++;
+                if (wrong != want && seed_mean(want, wrong, pall)) fooled++;
+            }
             continue;
         }
-        /* The benchmark averages params over its 2-3 training seeds, and for
-         * some cells one seed's record carries another cell's count
-         * (NATS-Bench issue #36). Accept a row only when it is such a mean:
-         * k of n records ours, the rest one other count the space can have. */
-        int explained = 0;
-        for (int n = 2; n <= 3 && !explained; n++)
-            for (int k = 1; k < n && !explained; k++) {
-                double q = ((double)want * n - (double)k * (double)p) / (n - k);
-                for (int64_t j = 0; j < NL_NB201_SIZE && !explained; j++) {
-                    int64_t pb = pall[j];
-                    if (fabs((double)pb - q) < 2 &&
-                        lround(((double)k * p + (double)(n - k) * pb) / n) == want)
-                        explained = 1;
-                }
-            }
-        if (explained)
+        if (seed_mean(want, p, pall)) /* see seed_mean() */
             seedmix++;
         else
             unexplained++;
@@ -329,6 +340,7 @@ static void test_params_csv(void)
     is_int(rows, NL_NB201_SIZE, "benchmark table has a parsable row for every cell");
     is_int(badparse, 0, "no unparsable rows");
     is_int(unexplained, 0, "every params_m is our count or a seed mean containing it");
+    is_int(fooled, 0, "no deliberately wrong count (of %d) passes as a seed mean", controls);
     printf("# params_m: %d rows equal our count exactly, %d are seed means mixing in another cell's count\n", exact,
            seedmix);
     ok(exact >= 15000, "at least 15000 rows match exactly (%d)", exact);
