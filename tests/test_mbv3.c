@@ -176,6 +176,28 @@ static void test_costs(void)
     is_int(f, 566170656, "largest subnet MAdds 566.17M");
     printf("# OFA largest subnet at 224: %lld params, %.3f M MAdds\n", (long long)p, f / 1e6);
 
+    /* Two published OFA subnets, the Note8 specialisations in MMRazor's model
+     * table (4.3M params / 70.9M FLOPs and 4.6M / 105.4M). The constants come
+     * from tests/ref/ofa_flops.py, an independent recount; that script also
+     * shows the published FLOPs are these MAdds plus what mmcv's counter adds
+     * (BN, ReLU, pooling, biases): 70,876,664 and 105,430,448. */
+    static const struct {
+        const char *arch;
+        int64_t params, madds;
+        double pub_params_m;
+    } ofa[] = {
+        { "r140:d2,2,2,2,2:k3,3,5,5,7,3,5,3,3,7:e3,3,3,3,4,3,3,4,6,6", 4304592, 67196888, 4.3 },
+        { "r152:d2,2,3,3,4:k5,3,5,5,3,3,5,3,5,7,3,3,5,5:e3,3,4,3,4,4,4,4,3,4,6,3,3,3", 4595536, 100520248, 4.6 },
+    };
+    for (int i = 0; i < 2; i++) {
+        ok(sp->parse(ofa[i].arch, &a) == 0, "parse published OFA subnet %d", i);
+        sp->cost(&a, NULL, &p, &f);
+        is_int(p, ofa[i].params, "OFA Note8 subnet %d params", i);
+        is_near(p / 1e6, ofa[i].pub_params_m, 0.05, "OFA Note8 subnet %d params = published %.1fM to its precision", i,
+                ofa[i].pub_params_m);
+        is_int(f, ofa[i].madds, "OFA Note8 subnet %d MAdds = independent recount", i);
+    }
+
     sp->parse("r128:d2,2,2,2,2:k3,3,3,3,3,3,3,3,3,3:e3,3,3,3,3,3,3,3,3,3", &a);
     sp->cost(&a, NULL, &p, &f);
     printf("# OFA smallest subnet at 128: %lld params, %.3f M MAdds\n", (long long)p, f / 1e6);
