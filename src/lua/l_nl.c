@@ -13,6 +13,7 @@ int nl_open_pareto(lua_State *L);
 int nl_open_tensor(lua_State *L);
 int nl_open_space(lua_State *L);
 int nl_open_bench(lua_State *L);
+int nl_open_data(lua_State *L);
 
 static const struct {
     const char *name;
@@ -24,6 +25,7 @@ static const struct {
     { "tensor", nl_open_tensor },
     { "space", nl_open_space },
     { "bench", nl_open_bench },
+    { "data", nl_open_data },
 };
 
 int nl_open_all(lua_State *L)
