@@ -7,14 +7,12 @@
 #include "data/csv.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
 #include "core/error.h"
+#include "data/gzfile.h"
 
 enum { SRC_MEM, SRC_FILE, SRC_GZ };
 enum { CHUNK = 1 << 16 };
@@ -75,28 +73,16 @@ static int csv_new(const char *name, int src, nl_csv **out)
 int nl_csv_open(const char *path, nl_csv **out)
 {
     *out = NULL;
-    /* open() ourselves so errno is exact, and refuse directories up front:
-     * zlib would report them only at the first read. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return nl_err(NL_EIO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return nl_err(NL_EIO, "cannot read '%s': %s", path, strerror(EISDIR));
-    }
+    gzFile gz;
+    int rc = nl_gzfile_open(path, CHUNK, &gz);
+    if (rc < 0) return rc;
     nl_csv *c;
-    int rc = csv_new(path, SRC_GZ, &c);
+    rc = csv_new(path, SRC_GZ, &c);
     if (rc < 0) {
-        close(fd);
+        gzclose(gz);
         return rc;
     }
-    c->gz = gzdopen(fd, "rb");
-    if (!c->gz) {
-        close(fd);
-        nl_csv_close(c);
-        return nl_err(NL_ENOMEM, "cannot open '%s': out of memory", path);
-    }
-    gzbuffer(c->gz, CHUNK);
+    c->gz = gz;
     *out = c;
     return 0;
 }

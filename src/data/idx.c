@@ -6,16 +6,14 @@
 #include "data/idx.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
 #include "core/error.h"
+#include "data/gzfile.h"
 
 enum { GZBUF = 1 << 18, FIRSTCAP = 1 << 20 };
 
@@ -229,28 +227,15 @@ static int load_gz(gzFile gz, const char *path, nl_idx *x)
 int nl_idx_load(const char *path, nl_idx **out)
 {
     *out = NULL;
-    /* open() ourselves so errno is exact, and refuse directories up front:
-     * zlib would report them only at the first read. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return nl_err(NL_EIO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return nl_err(NL_EIO, "cannot read '%s': %s", path, strerror(EISDIR));
-    }
+    gzFile gz;
+    int rc = nl_gzfile_open(path, GZBUF, &gz);
+    if (rc < 0) return rc;
     nl_idx *x = nl_calloc(1, sizeof *x);
     if (!x) {
-        close(fd);
+        gzclose(gz);
         return NL_ENOMEM;
     }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        nl_free(x);
-        return nl_err(NL_ENOMEM, "cannot open '%s': out of memory", path);
-    }
-    gzbuffer(gz, GZBUF);
-    int rc = load_gz(gz, path, x);
+    rc = load_gz(gz, path, x);
     gzclose(gz);
     if (rc < 0) {
         nl_free(x);
