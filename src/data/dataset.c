@@ -76,6 +76,59 @@ static int ds_setclass(nl_dataset *ds, int k, int32_t id, const char *name)
     return ds->class_names[k] ? 0 : NL_ENOMEM;
 }
 
+int nl_dataset_new(const char *name, int64_t n, int64_t c, int64_t h, int64_t w, int nclasses, nl_dataset **out)
+{
+    *out = NULL;
+    if (n < 0 || c < 1 || h < 1 || w < 1 || nclasses < 1 || c > NL_DATASET_MAXCH)
+        return nl_err(NL_EINVAL, "dataset: bad size (%lld examples of %lldx%lldx%lld, %d classes)", (long long)n,
+                      (long long)c, (long long)h, (long long)w, nclasses);
+    nl_dataset *ds = ds_new(name, n, c, h, w, nclasses);
+    if (!ds) return nl_err(NL_ENOMEM, "dataset: out of memory");
+    for (int k = 0; k < nclasses; k++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%d", k);
+        if (ds_setclass(ds, k, k, buf)) {
+            nl_dataset_free(ds);
+            return nl_err(NL_ENOMEM, "dataset: out of memory");
+        }
+    }
+    *out = ds;
+    return 0;
+}
+
+int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out)
+{
+    *out = NULL;
+    if (f < 1 || ds->h % f || ds->w % f)
+        return nl_err(NL_EINVAL, "downsample: factor %d does not divide the %lldx%lld images", f, (long long)ds->h,
+                      (long long)ds->w);
+    int64_t H = ds->h / f, W = ds->w / f;
+    nl_dataset *d = ds_new(ds->name, ds->n, ds->c, H, W, ds->nclasses);
+    if (!d) return nl_err(NL_ENOMEM, "downsample: out of memory");
+    for (int k = 0; k < ds->nclasses; k++)
+        if (ds_setclass(d, k, ds->class_ids[k], ds->class_names[k])) {
+            nl_dataset_free(d);
+            return nl_err(NL_ENOMEM, "downsample: out of memory");
+        }
+    memcpy(d->labels, ds->labels, (size_t)ds->n * sizeof *d->labels);
+    d->normalized = ds->normalized;
+    memcpy(d->mean, ds->mean, sizeof d->mean);
+    memcpy(d->std, ds->std, sizeof d->std);
+    const float *src = nl_tensor_data(ds->images);
+    float *dst = nl_tensor_data(d->images);
+    const float inv = 1.0f / (float)(f * f);
+    for (int64_t p = 0; p < ds->n * ds->c; p++)
+        for (int64_t y = 0; y < H; y++)
+            for (int64_t x = 0; x < W; x++) {
+                float s = 0;
+                for (int dy = 0; dy < f; dy++)
+                    for (int dx = 0; dx < f; dx++) s += src[(p * ds->h + y * f + dy) * ds->w + x * f + dx];
+                dst[(p * H + y) * W + x] = s * inv;
+            }
+    *out = d;
+    return 0;
+}
+
 static void copy_stats(nl_dataset *to, const nl_dataset *from)
 {
     to->normalized = from->normalized;

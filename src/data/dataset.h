@@ -109,6 +109,17 @@ int nl_dataset_fashion_mnist(const nl_dataset_opts *opts, nl_dataset **train, nl
 /* The directory nl_dataset_fashion_mnist would read with opts->dir = dir. */
 const char *nl_dataset_fashion_mnist_dir(const char *dir);
 
+/* *out = a data set of n zeroed examples (c, h, w) with classes 0..nclasses-1
+ * named "0", "1", ...; the caller fills images and labels (labels start at 0).
+ * NL_EINVAL for a bad size, NL_ENOMEM. Caller owns *out. */
+int nl_dataset_new(const char *name, int64_t n, int64_t c, int64_t h, int64_t w, int nclasses, nl_dataset **out);
+
+/* *out = ds with every image shrunk by an integer factor f: each output pixel
+ * is the mean of an f x f block (after ds's normalisation and padding, so
+ * 28x28 padded by 2 to 32x32 becomes 16x16). NL_EINVAL when f does not divide
+ * the image size, NL_ENOMEM. Caller owns *out. */
+int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out);
+
 /* Free a data set; NULL is a no-op. */
 void nl_dataset_free(nl_dataset *ds);
 

@@ -27,6 +27,12 @@ static nl_dataset *checkdata(lua_State *L, int arg)
     return u->d;
 }
 
+nl_dataset *nl_lua_testdataset(lua_State *L, int arg)
+{
+    ldata *u = luaL_testudata(L, arg, DATASET_MT);
+    return u ? u->d : NULL;
+}
+
 /* An empty box, pushed before the C call that fills it so a failed push
  * cannot leak the data set. */
 static ldata *newbox(lua_State *L)
@@ -501,6 +507,15 @@ static int d_subset(lua_State *L)
     return result(L, nl_dataset_subset(d, ids, (int)n, &u->d), 2, 1);
 }
 
+static int d_downsample(lua_State *L)
+{
+    nl_dataset *d = checkdata(L, 1);
+    lua_Integer f = luaL_checkinteger(L, 2);
+    if (f < 1 || f > 64) luaL_argerror(L, 2, "factor must be in 1..64");
+    ldata *u = newbox(L);
+    return result(L, nl_dataset_downsample(d, (int)f, &u->d), 2, 1);
+}
+
 static int d_shuffle(lua_State *L)
 {
     nl_dataset *d = checkdata(L, 1);
@@ -580,7 +595,7 @@ static int d_tostring(lua_State *L)
 static const luaL_Reg dataset_methods[] = {
     { "size", d_size },       { "shape", d_shape },     { "classes", d_classes }, { "class_ids", d_class_ids },
     { "images", d_images },   { "labels", d_labels },   { "get", d_get },         { "batch", d_batch },
-    { "split", d_split },     { "subset", d_subset },   { "shuffle", d_shuffle }, { "stats", d_stats },
+    { "split", d_split },     { "subset", d_subset },   { "downsample", d_downsample },   { "shuffle", d_shuffle }, { "stats", d_stats },
     { "histogram", d_histogram }, { "name", d_name },   { "close", d_close },     { NULL, NULL }
 };
 

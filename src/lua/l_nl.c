@@ -14,6 +14,7 @@ int nl_open_tensor(lua_State *L);
 int nl_open_space(lua_State *L);
 int nl_open_bench(lua_State *L);
 int nl_open_data(lua_State *L);
+int nl_open_train(lua_State *L);
 
 static const struct {
     const char *name;
@@ -26,6 +27,7 @@ static const struct {
     { "space", nl_open_space },
     { "bench", nl_open_bench },
     { "data", nl_open_data },
+    { "train", nl_open_train },
 };
 
 int nl_open_all(lua_State *L)

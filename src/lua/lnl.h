@@ -49,4 +49,9 @@ nl_tensor *nl_lua_checktensor(lua_State *L, int arg);
 nl_tensor *nl_lua_testtensor(lua_State *L, int arg); /* NULL when not a tensor */
 void nl_lua_pushtensor(lua_State *L, nl_tensor *t);
 
+/* naslab.Dataset (l_data.c): the data set at `arg`, or NULL when that is not
+ * an open data set. */
+struct nl_dataset;
+struct nl_dataset *nl_lua_testdataset(lua_State *L, int arg);
+
 #endif

@@ -275,9 +275,15 @@ int nl_optim_new(nl_optim **out, const char *name, nl_param *params, int nparams
 
 int nl_optim_step(nl_optim *o)
 {
+    return nl_optim_step_masked(o, NULL);
+}
+
+int nl_optim_step_masked(nl_optim *o, const uint8_t *active)
+{
     float *st[4];
     o->steps++;
     for (int i = 0; i < o->n; i++) {
+        if (active && !active[i]) continue;
         nl_param *p = &o->params[i];
         for (int j = 0; j < o->nstate; j++) st[j] = nl_tensor_data(o->state[i * o->nstate + j]);
         double wd = p->decay ? o->opts.weight_decay : 0;

@@ -73,6 +73,12 @@ void nl_optim_free(nl_optim *o);
 /* One update of every param from its gradient p->g; the step count goes up
  * by one first. Returns 0. */
 int nl_optim_step(nl_optim *o);
+/* The same, updating only the params i with active[i] != 0 (NULL: all): a
+ * weight-sharing supernet trains the params of the sampled path and leaves
+ * the others, momentum included, untouched, as PyTorch does for params
+ * without a gradient. The step count is global, so Adam's bias correction
+ * counts the steps of the optimiser, not of the param. */
+int nl_optim_step_masked(nl_optim *o, const uint8_t *active);
 /* Set every param's gradient to 0. */
 void nl_optim_zero_grad(nl_optim *o);
 

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* l_train.c - the Lua face of training: nl.train{...} trains a stand-alone
+ * NAS-Bench-201 network on a data set and returns its figures; nl.supernet{...}
+ * makes a weight-sharing supernet (naslab.Supernet) with train, eval, save and
+ * load. Progress events go to an optional Lua function; an error in it stops
+ * the run and is raised once every C object is freed. Uses nn (nb201net,
+ * train, checkpoint), data/dataset and the space and data bindings. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "lua/l_space.h"
+#include "lua/lnl.h"
+#include "nn/checkpoint.h"
+#include "nn/nb201net.h"
+#include "nn/train.h"
+#include "space/nb201.h"
+
+#define SUPERNET_MT "naslab.Supernet"
+
+/* ---------------------------------------------------------------- options */
+
+static const char *shown(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) return luaL_tolstring(L, idx, NULL);
+    if (lua_type(L, idx) == LUA_TSTRING) return lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
+    return luaL_typename(L, idx);
+}
+
+static void check_known(lua_State *L, int t, const char *const *known)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int found = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (int i = 0; known[i] && !found; i++) found = !strcmp(known[i], lua_tostring(L, -2));
+        if (!found) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int i = 0; known[i]; i++) {
+                if (i) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, known[i]);
+            }
+            luaL_pushresult(&b);
+            lua_pushvalue(L, -3);
+            luaL_argerror(L, t, lua_pushfstring(L, "unknown option %s (known: %s)", shown(L, -1), lua_tostring(L, -2)));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static lua_Integer optint(lua_State *L, int t, const char *key, lua_Integer lo, lua_Integer hi, lua_Integer def)
+{
+    lua_getfield(L, t, key);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int isint;
+        v = lua_tointegerx(L, -1, &isint);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < lo || v > hi) {
+            const char *got = shown(L, -1);
+            if (hi == LUA_MAXINTEGER)
+                luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer >= %I, got %s", key, lo, got));
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer in %I..%I, got %s", key, lo, hi, got));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static double optnum(lua_State *L, int t, const char *key, double def)
+{
+    lua_getfield(L, t, key);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0) || isinf(v)) {
+            const char *got = shown(L, -1);
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a number >= 0, got %s", key, got));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int optbool(lua_State *L, int t, const char *key, int def)
+{
+    lua_getfield(L, t, key);
+    int v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a boolean, got %s", key, luaL_typename(L, -1)));
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* opts[key] as a string (it stays alive in the options table). */
+static const char *optstr(lua_State *L, int t, const char *key, const char *def)
+{
+    lua_getfield(L, t, key);
+    const char *s = def;
+    if (lua_type(L, -1) == LUA_TSTRING) s = lua_tostring(L, -1);
+    else if (!lua_isnil(L, -1))
+        luaL_argerror(L, t, lua_pushfstring(L, "%s must be a string, got %s", key, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+    return s;
+}
+
+static nl_dataset *optdata(lua_State *L, int t, const char *key, int required)
+{
+    lua_getfield(L, t, key);
+    nl_dataset *d = NULL;
+    if (lua_isnil(L, -1)) {
+        if (required) luaL_argerror(L, t, lua_pushfstring(L, "%s (a data set from nl.data) is required", key));
+    } else {
+        d = nl_lua_testdataset(L, -1);
+        if (!d)
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a data set (naslab.Dataset), got %s", key,
+                                                luaL_typename(L, -1)));
+    }
+    lua_pop(L, 1);
+    return d;
+}
+
+/* The network options shared by nl.train and nl.supernet; classes, input
+ * channels and size come from the data when given. */
+static void net_opts(lua_State *L, int t, nl_nb201net_opts *o, const nl_dataset *d)
+{
+    nl_nb201net_defaults(o);
+    o->C = (int)optint(L, t, "C", 1, 1024, 16);
+    o->N = (int)optint(L, t, "N", 1, 64, 5);
+    if (d) {
+        o->in_ch = (int)d->c;
+        o->hw = (int)d->h;
+        o->classes = d->nclasses < 2 ? 2 : d->nclasses;
+        if (d->h != d->w)
+            luaL_argerror(L, t, lua_pushfstring(L, "data: images must be square, got %dx%d", (int)d->h, (int)d->w));
+        if (d->h % 4)
+            luaL_argerror(L, t, lua_pushfstring(L, "data: image size %d is not a multiple of 4 (pad or downsample it)",
+                                                (int)d->h));
+    }
+    o->classes = (int)optint(L, t, "classes", 2, 100000, o->classes);
+}
+
+/* Training options; the progress function, when given, is left at the top. */
+typedef struct lprogress {
+    lua_State *L;
+    int fn;     /* stack index of the function, 0 when none */
+    int failed; /* the function raised: its message is at the top of the stack */
+} lprogress;
+
+static int on_event(void *ud, const nl_train_event *ev)
+{
+    lprogress *p = ud;
+    lua_State *L = p->L;
+    if (!p->fn) return 0;
+    lua_pushvalue(L, p->fn);
+    lua_createtable(L, 0, 10);
+    lua_pushstring(L, ev->name);
+    lua_setfield(L, -2, "name");
+    lua_pushinteger(L, ev->epoch);
+    lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, ev->epochs);
+    lua_setfield(L, -2, "epochs");
+    lua_pushinteger(L, ev->step);
+    lua_setfield(L, -2, "step");
+    lua_pushinteger(L, ev->steps);
+    lua_setfield(L, -2, "steps");
+    lua_pushnumber(L, ev->loss);
+    lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, ev->acc);
+    lua_setfield(L, -2, "acc");
+    if (!isnan(ev->test_acc)) {
+        lua_pushnumber(L, ev->test_acc);
+        lua_setfield(L, -2, "test_acc");
+    }
+    lua_pushnumber(L, ev->lr);
+    lua_setfield(L, -2, "lr");
+    lua_pushnumber(L, ev->images_per_s);
+    lua_setfield(L, -2, "images_per_s");
+    lua_pushnumber(L, ev->seconds);
+    lua_setfield(L, -2, "seconds");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        p->failed = 1;
+        return 1;
+    }
+    int stop = lua_toboolean(L, -1) && lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "stop");
+    lua_pop(L, 1);
+    return stop;
+}
+
+static const char *const TRAIN_KNOWN[] = { "arch", "data", "valid", "test", "epochs", "batch", "seed", "lr", "lr_min",
+                                           "schedule", "optim", "momentum", "nesterov", "weight_decay", "C", "N",
+                                           "classes", "threads", "checkpoint", "checkpoint_every", "resume",
+                                           "eval_every", "batch_events", "progress", NULL };
+
+static void train_opts(lua_State *L, int t, nl_train_opts *o, lprogress *p)
+{
+    nl_train_defaults(o);
+    o->epochs = (int)optint(L, t, "epochs", 1, 1000000, 1);
+    o->batch = (int)optint(L, t, "batch", 2, 1 << 20, 128);
+    o->seed = (uint64_t)optint(L, t, "seed", 0, LUA_MAXINTEGER, 0);
+    o->lr = optnum(L, t, "lr", 0.1);
+    o->lr_min = optnum(L, t, "lr_min", 0);
+    o->schedule = optstr(L, t, "schedule", "cosine");
+    o->optim = optstr(L, t, "optim", "sgd");
+    o->momentum = optnum(L, t, "momentum", 0.9);
+    o->nesterov = optbool(L, t, "nesterov", 1);
+    o->weight_decay = optnum(L, t, "weight_decay", 5e-4);
+    o->checkpoint = optstr(L, t, "checkpoint", NULL);
+    o->checkpoint_every = (int)optint(L, t, "checkpoint_every", 0, 1 << 30, 0);
+    o->resume = optbool(L, t, "resume", o->checkpoint != NULL);
+    o->eval_every = (int)optint(L, t, "eval_every", 0, 1 << 30, 0);
+    o->batch_events = (int)optint(L, t, "batch_events", 0, 1 << 30, 0);
+    p->L = L;
+    p->fn = 0;
+    p->failed = 0;
+    lua_getfield(L, t, "progress");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isfunction(L, -1))
+            luaL_argerror(L, t, lua_pushfstring(L, "progress must be a function, got %s", luaL_typename(L, -1)));
+        p->fn = lua_gettop(L);
+        o->on_event = on_event;
+        o->ud = p;
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static void push_curve(lua_State *L, const double *v, int n, const char *key)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, key);
+}
+
+static void push_result(lua_State *L, const nl_train_result *r, const nl_model *m, int has_test)
+{
+    lua_createtable(L, 0, 12);
+    lua_pushnumber(L, has_test ? r->test_acc : r->train_acc);
+    lua_setfield(L, -2, "acc");
+    if (has_test) {
+        lua_pushnumber(L, r->test_acc);
+        lua_setfield(L, -2, "test_acc");
+        lua_pushnumber(L, r->test_loss);
+        lua_setfield(L, -2, "test_loss");
+    }
+    lua_pushnumber(L, r->train_acc);
+    lua_setfield(L, -2, "train_acc");
+    lua_pushnumber(L, r->train_loss);
+    lua_setfield(L, -2, "loss");
+    push_curve(L, r->loss_curve, r->epochs, "loss_curve");
+    push_curve(L, r->acc_curve, r->epochs, "acc_curve");
+    lua_pushnumber(L, r->images_per_s);
+    lua_setfield(L, -2, "images_per_s");
+    lua_pushnumber(L, r->seconds);
+    lua_setfield(L, -2, "seconds");
+    lua_pushinteger(L, r->steps);
+    lua_setfield(L, -2, "steps");
+    lua_pushinteger(L, r->epochs);
+    lua_setfield(L, -2, "epochs");
+    if (m) {
+        int64_t n = 0;
+        for (int i = 0; i < m->nparams; i++)
+            if (m->active[i]) n += nl_tensor_numel(m->params[i].w);
+        lua_pushinteger(L, n);
+        lua_setfield(L, -2, "params");
+        if (nl_nb201net_is(m)) {
+            lua_pushinteger(L, nl_nb201net_macs(m));
+            lua_setfield(L, -2, "macs");
+        }
+    }
+    if (r->resumed_epoch >= 0) {
+        lua_pushinteger(L, r->resumed_epoch + 1);
+        lua_setfield(L, -2, "resumed_epoch");
+    }
+}
+
+/* After a failed C call: the progress function's error, Ctrl-C, the caller's
+ * mistake (raise) or the environment's (nil, msg). */
+static int train_fail(lua_State *L, int rc, const lprogress *p)
+{
+    if (p->failed) return lua_error(L);
+    if (rc == NL_EINVAL || rc == NL_ESHAPE) return luaL_argerror(L, 1, nl_errmsg());
+    if (rc == NL_EINTR || rc == NL_ENOMEM) return nl_lua_raise(L, rc);
+    return nl_lua_fail(L, rc);
+}
+
+/* nl.train{arch = a, data = d, test = t, epochs = e, ...} */
+static int l_train(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known(L, 1, TRAIN_KNOWN);
+    lua_getfield(L, 1, "arch");
+    const nl_arch *a = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        nl_arch tmp;
+        if (nl_space_nb201.parse(lua_tostring(L, -1), &tmp))
+            luaL_argerror(L, 1, lua_pushfstring(L, "arch: %s", nl_errmsg()));
+        nl_lua_pusharch(L, &tmp);
+        a = nl_lua_checkarch(L, -1);
+    } else if (!lua_isnil(L, -1)) {
+        a = nl_lua_checkarch(L, -1);
+    } else {
+        luaL_argerror(L, 1, "arch (an nb201 cell) is required");
+    }
+    if (a->space != &nl_space_nb201)
+        luaL_argerror(L, 1, lua_pushfstring(L, "arch must be an nb201 cell, got an %s arch", a->space->name));
+    nl_dataset *d = optdata(L, 1, "data", 1), *te = optdata(L, 1, "test", 0), *va = optdata(L, 1, "valid", 0);
+    if (te && (te->c != d->c || te->h != d->h || te->w != d->w))
+        luaL_argerror(L, 1, "test images must have the shape of the training images");
+    if (va && (va->c != d->c || va->h != d->h || va->w != d->w))
+        luaL_argerror(L, 1, "valid images must have the shape of the training images");
+    nl_nb201net_opts no;
+    net_opts(L, 1, &no, d);
+    memcpy(no.ops, a->u.nb201.op, 6);
+    int threads = (int)optint(L, 1, "threads", 1, 64, default_threads());
+    nl_train_opts to;
+    lprogress p;
+    train_opts(L, 1, &to, &p);
+
+    nl_rng init;
+    nl_rng_seed_stream(&init, to.seed, 2);
+    nl_model *m = NULL;
+    nl_nn_ctx *ctx = NULL;
+    nl_train_result r;
+    memset(&r, 0, sizeof r);
+    int rc = nl_nb201net_new(&m, &no, &init);
+    if (!rc && !(ctx = nl_nn_ctx_new(threads))) rc = NL_ENOMEM;
+    if (!rc) rc = nl_train(m, ctx, d, te, &to, &r);
+    double vacc = NAN, vloss = NAN;
+    if (!rc && va) rc = nl_evaluate(m, ctx, va, 256, &vacc, &vloss);
+    if (!rc) {
+        push_result(L, &r, m, te != NULL);
+        if (va) {
+            lua_pushnumber(L, vacc);
+            lua_setfield(L, -2, "valid_acc");
+            lua_pushnumber(L, vloss);
+            lua_setfield(L, -2, "valid_loss");
+        }
+    }
+    nl_train_result_free(&r);
+    nl_nn_ctx_free(ctx);
+    nl_model_free(m);
+    if (rc) return train_fail(L, rc, &p);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- supernet */
+
+typedef struct lsuper {
+    nl_model *m;
+    nl_nn_ctx *ctx;
+    uint64_t seed;
+    int64_t trained_epochs;
+} lsuper;
+
+static lsuper *checksuper(lua_State *L, int arg)
+{
+    lsuper *s = luaL_checkudata(L, arg, SUPERNET_MT);
+    if (!s->m) luaL_argerror(L, arg, "supernet is closed");
+    return s;
+}
+
+static const char *const SUPER_KNOWN[] = { "C", "N", "classes", "data", "seed", "threads", NULL };
+
+/* nl.supernet{data = d (for the shapes) or classes/in_ch/hw, C, N, seed} */
+static int l_supernet(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known(L, 1, SUPER_KNOWN);
+    nl_dataset *d = optdata(L, 1, "data", 0);
+    nl_nb201net_opts no;
+    net_opts(L, 1, &no, d);
+    no.supernet = 1;
+    uint64_t seed = (uint64_t)optint(L, 1, "seed", 0, LUA_MAXINTEGER, 0);
+    int threads = (int)optint(L, 1, "threads", 1, 64, default_threads());
+    lsuper *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    luaL_setmetatable(L, SUPERNET_MT);
+    s->seed = seed;
+    nl_rng init;
+    nl_rng_seed_stream(&init, seed, 2);
+    int rc = nl_nb201net_new(&s->m, &no, &init);
+    if (rc) return nl_lua_raise(L, rc);
+    if (!(s->ctx = nl_nn_ctx_new(threads))) return nl_lua_raise(L, NL_ENOMEM);
+    return 1;
+}
+
+static int sample_path(void *ud, nl_model *m, nl_rng *r)
+{
+    (void)ud;
+    nl_arch a;
+    int rc = nl_space_nb201.sample(r, &a);
+    return rc ? rc : nl_nb201net_set_cell(m, a.u.nb201.op);
+}
+
+static const char *const STRAIN_KNOWN[] = { "data", "test", "epochs", "batch", "seed", "lr", "lr_min", "schedule",
+                                            "optim", "momentum", "nesterov", "weight_decay", "checkpoint",
+                                            "checkpoint_every", "resume", "batch_events", "progress", NULL };
+
+/* sn:train{data = d, epochs = e, ...}: uniform single-path training (SPOS). */
+static int s_train(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_known(L, 2, STRAIN_KNOWN);
+    nl_dataset *d = optdata(L, 2, "data", 1);
+    nl_train_opts to;
+    lprogress p;
+    train_opts(L, 2, &to, &p);
+    if (to.seed == 0) to.seed = s->seed;
+    to.sample = sample_path;
+    to.eval_every = 0;
+    uint8_t keep[6];
+    nl_nb201net_cell(s->m, keep);
+    nl_train_result r;
+    int rc = nl_train(s->m, s->ctx, d, NULL, &to, &r);
+    nl_nb201net_set_cell(s->m, keep);
+    if (rc) {
+        if (rc == NL_EINVAL || rc == NL_ESHAPE) {
+            if (p.failed) return lua_error(L);
+            return luaL_argerror(L, 2, nl_errmsg());
+        }
+        return train_fail(L, rc, &p);
+    }
+    s->trained_epochs += to.epochs;
+    push_result(L, &r, NULL, 0);
+    nl_train_result_free(&r);
+    return 1;
+}
+
+/* sn:eval(arch, {data = d, calib = train_data, calib_batches = 20, batch = 128, seed = 0}):
+ * accuracy (%) of the cell with inherited weights, batch norm recalibrated on
+ * `calib` (default: data) unless calib_batches = 0. */
+static int s_eval(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    const nl_arch *a = nl_lua_checkarch(L, 2);
+    if (a->space != &nl_space_nb201)
+        luaL_argerror(L, 2, lua_pushfstring(L, "expected an nb201 arch, got an %s arch", a->space->name));
+    luaL_checktype(L, 3, LUA_TTABLE);
+    static const char *const known[] = { "data", "calib", "calib_batches", "batch", "seed", NULL };
+    check_known(L, 3, known);
+    nl_dataset *d = optdata(L, 3, "data", 1), *cal = optdata(L, 3, "calib", 0);
+    int nb = (int)optint(L, 3, "calib_batches", 0, 1 << 20, 20);
+    int batch = (int)optint(L, 3, "batch", 2, 1 << 20, 128);
+    uint64_t seed = (uint64_t)optint(L, 3, "seed", 0, LUA_MAXINTEGER, 0);
+    uint8_t keep[6];
+    nl_nb201net_cell(s->m, keep);
+    int rc = nl_nb201net_set_cell(s->m, a->u.nb201.op);
+    double acc = NAN, loss = NAN;
+    if (!rc && nb > 0) {
+        nl_rng r;
+        nl_rng_seed(&r, seed);
+        rc = nl_recalibrate_bn(s->m, s->ctx, cal ? cal : d, nb, batch, &r);
+    }
+    if (!rc) rc = nl_evaluate(s->m, s->ctx, d, batch > 256 ? batch : 256, &acc, &loss);
+    nl_nb201net_set_cell(s->m, keep);
+    if (rc == NL_EINVAL || rc == NL_ESHAPE) return luaL_argerror(L, 3, nl_errmsg());
+    if (rc) return nl_lua_raise(L, rc);
+    lua_pushnumber(L, acc);
+    lua_pushnumber(L, loss);
+    return 2;
+}
+
+/* Params + buffers as one array for checkpoints; a tempbuf on the stack. */
+static nl_param *all_params(lua_State *L, nl_model *m, int *n)
+{
+    *n = m->nparams + m->nbuffers;
+    nl_param *all = nl_lua_tempbuf(L, (size_t)*n * sizeof *all);
+    memcpy(all, m->params, (size_t)m->nparams * sizeof *all);
+    memcpy(all + m->nparams, m->buffers, (size_t)m->nbuffers * sizeof *all);
+    return all;
+}
+
+static int s_save(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int n;
+    nl_param *all = all_params(L, s->m, &n);
+    nl_ckpt_extra ex;
+    memset(&ex, 0, sizeof ex);
+    nl_ckpt_extra_set_int(&ex, "trained_epochs", s->trained_epochs);
+    int rc = nl_ckpt_save(path, all, n, NULL, NULL, 0, &ex);
+    if (rc) return nl_lua_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int s_load(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int n;
+    nl_param *all = all_params(L, s->m, &n);
+    nl_ckpt_extra ex;
+    int rc = nl_ckpt_load(path, all, n, NULL, NULL, 0, &ex);
+    if (rc) return nl_lua_fail(L, rc);
+    int64_t e = 0;
+    if (nl_ckpt_extra_get_int(&ex, "trained_epochs", &e) == 0) s->trained_epochs = e;
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int s_params(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    lua_pushinteger(L, nl_model_numel(s->m));
+    return 1;
+}
+
+static int s_close(lua_State *L)
+{
+    lsuper *s = luaL_checkudata(L, 1, SUPERNET_MT);
+    nl_model_free(s->m);
+    nl_nn_ctx_free(s->ctx);
+    s->m = NULL;
+    s->ctx = NULL;
+    return 0;
+}
+
+static int s_tostring(lua_State *L)
+{
+    lsuper *s = luaL_checkudata(L, 1, SUPERNET_MT);
+    if (!s->m) {
+        lua_pushliteral(L, "naslab.Supernet (closed)");
+        return 1;
+    }
+    lua_pushfstring(L, "naslab.Supernet (nb201, %I params, %I epochs trained)", (lua_Integer)nl_model_numel(s->m),
+                    (lua_Integer)s->trained_epochs);
+    return 1;
+}
+
+static const luaL_Reg super_methods[] = { { "train", s_train }, { "eval", s_eval },     { "save", s_save },
+                                          { "load", s_load },   { "params", s_params }, { "close", s_close },
+                                          { NULL, NULL } };
+
+int nl_open_train(lua_State *L)
+{
+    int nl = lua_gettop(L);
+    if (luaL_newmetatable(L, SUPERNET_MT)) {
+        luaL_newlib(L, super_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, s_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, s_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, s_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_train);
+    lua_setfield(L, nl, "train");
+    lua_pushcfunction(L, l_supernet);
+    lua_setfield(L, nl, "supernet");
+    return 0;
+}
