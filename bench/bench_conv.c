@@ -24,6 +24,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "nn/nn.h"
+#include "benchutil.h"
 
 #ifndef NASLAB_SRCDIR
 #define NASLAB_SRCDIR "."
@@ -45,13 +46,6 @@ static cfg cfgs[] = {
     { 128, 64, 8, 1, 1, 0, 0, 0, 0, 0 },
 };
 #define NCFG ((int)(sizeof cfgs / sizeof cfgs[0]))
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -153,32 +147,6 @@ static int run_torch(const char *script, int threads, int reps)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == NCFG ? 0 : -1;
 }
 
-static double sgemm_gflops(int n)
-{
-    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
-          *c = malloc((size_t)n * n * sizeof *c);
-    if (!a || !b || !c) {
-        fprintf(stderr, "bench_conv: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        a[i] = (float)(i % 7) * 0.1f;
-        b[i] = (float)(i % 5) * 0.1f;
-    }
-    double best = 1e30;
-    for (int r = 0; r < 6; r++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double t = now() - t0;
-        if (r && t < best) best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * n * (double)n * n / best * 1e-9;
-}
-
-void openblas_set_num_threads(int);
 
 int main(int argc, char **argv)
 {

@@ -6,7 +6,9 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "data/bench.h"
@@ -15,11 +17,23 @@
 
 #define BENCH_MT "naslab.Bench"
 
-/* What nl.bench.load() says when asked for the embedded default: that table
- * (NB201 cells trained on Fashion-MNIST by naslab itself) is produced by a
- * later release; this build has none and says so rather than guess. */
-#define NO_DEFAULT \
-    "no embedded default benchmark in this build (naslab's own Fashion-MNIST NB201 table ships with a later release): give the path of a CSV file"
+/* The embedded default: naslab's own NB201 table, trained on Fashion-MNIST
+ * by data/build.lua. A name without '/' or '.' (nl.bench.load("nb201-fmnist"),
+ * or no argument at all) is looked up as <dir>/<name>.csv in $NASLAB_DATA,
+ * else the installed data directory, else this build's source tree. */
+#define DEFAULT_BENCH "nb201-fmnist"
+
+static const char *data_dir(char *buf, size_t cap, const char *name)
+{
+    const char *env = getenv("NASLAB_DATA");
+    struct stat st;
+    if (env && *env) snprintf(buf, cap, "%s/%s.csv", env, name);
+    else {
+        snprintf(buf, cap, "%s/%s.csv", NASLAB_DATADIR, name);
+        if (stat(buf, &st) != 0) snprintf(buf, cap, "%s/%s.csv", NASLAB_SRC_DATADIR, name);
+    }
+    return buf;
+}
 
 typedef struct lbench {
     nl_bench *b;
@@ -108,12 +122,9 @@ static double optpositive(lua_State *L, int opts, const char *key)
 
 static int l_load(lua_State *L)
 {
-    if (lua_isnoneornil(L, 1)) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, NO_DEFAULT);
-        return 2;
-    }
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lua_isnoneornil(L, 1) ? DEFAULT_BENCH : luaL_checkstring(L, 1);
+    char buf[4096];
+    if (!strchr(path, '/') && !strchr(path, '.')) path = data_dir(buf, sizeof buf, path);
     nl_bench_opts o = { 0 };
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);

@@ -123,7 +123,9 @@ nl_nn_ctx *nl_nn_ctx_new(int threads)
         }
         c->started++;
     }
-    if (threads > 1) openblas_set_num_threads(1);
+    /* always: a product's summation order depends on BLAS's thread count,
+     * and a ctx of T threads must give the same bits wherever it runs */
+    openblas_set_num_threads(1);
     return c;
 }
 

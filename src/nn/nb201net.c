@@ -487,6 +487,85 @@ static int set_batch(net *n, int64_t b)
 
 /* ------------------------------------------------------------ forward */
 
+/* ------------------------------------------------------------ elementwise
+ * The element-wise kernels (ReLU, pooling, sums, fills) are single-threaded;
+ * at NB201 sizes they take a third of a step, so the network splits them over
+ * the ctx workers by examples: each worker runs the kernel on views of its
+ * rows [lo, hi) of the batch. */
+
+enum { EW_FILL0, EW_ACC, EW_COPY, EW_RELU_F, EW_RELU_B, EW_POOL_F, EW_POOL_B };
+
+typedef struct ewjob {
+    int kind;
+    nl_tensor *y;
+    const nl_tensor *x, *z;
+    int k, stride, pad;
+    int rc[64];
+} ewjob;
+
+static void ew_run(void *arg, int w, int workers)
+{
+    ewjob *j = arg;
+    int64_t lo, hi, n = j->y->shape[0];
+    nl_nn_split(n, w, workers, &lo, &hi);
+    j->rc[w] = 0;
+    if (lo >= hi) return;
+    int64_t per = nl_tensor_numel(j->y) / (n ? n : 1);
+    float *y = nl_tensor_data(j->y) + lo * per;
+    if (j->kind == EW_FILL0) {
+        memset(y, 0, (size_t)((hi - lo) * per) * sizeof *y);
+        return;
+    }
+    if (j->kind == EW_ACC || j->kind == EW_COPY) {
+        const float *x = nl_tensor_data(j->x) + lo * per;
+        if (j->kind == EW_ACC) nl_nn_acc(y, x, (hi - lo) * per);
+        else memcpy(y, x, (size_t)((hi - lo) * per) * sizeof *y);
+        return;
+    }
+    nl_tensor *vy = NULL, *vx = NULL, *vz = NULL;
+    int rc = nl_tensor_slice(&vy, j->y, 0, lo, hi, 1);
+    if (!rc) rc = nl_tensor_slice(&vx, j->x, 0, lo, hi, 1);
+    if (!rc && j->z) rc = nl_tensor_slice(&vz, j->z, 0, lo, hi, 1);
+    if (!rc) switch (j->kind) {
+        case EW_RELU_F: rc = nl_relu_forward(vy, vx); break;
+        case EW_RELU_B: rc = nl_relu_backward(vy, vx, vz); break;
+        case EW_POOL_F: rc = nl_avgpool_forward(vy, vx, j->k, j->stride, j->pad, 0); break;
+        default: rc = nl_avgpool_backward(vy, vx, vz, j->k, j->stride, j->pad, 0); break;
+        }
+    nl_tensor_free(vy);
+    nl_tensor_free(vx);
+    nl_tensor_free(vz);
+    j->rc[w] = rc;
+}
+
+static int ew(nl_nn_ctx *c, int kind, nl_tensor *y, const nl_tensor *x, const nl_tensor *z, int k, int stride,
+              int pad)
+{
+    ewjob j = { .kind = kind, .y = y, .x = x, .z = z, .k = k, .stride = stride, .pad = pad };
+    nl_nn_ctx_run(c, ew_run, &j);
+    for (int w = 0; w < nl_nn_ctx_threads(c); w++)
+        if (j.rc[w]) return j.rc[w];
+    return 0;
+}
+
+static void zero(nl_nn_ctx *c, nl_tensor *t) { ew(c, EW_FILL0, t, NULL, NULL, 0, 0, 0); }
+static void add_into(nl_nn_ctx *c, nl_tensor *y, const nl_tensor *x) { ew(c, EW_ACC, y, x, NULL, 0, 0, 0); }
+static int relu_f(nl_nn_ctx *c, nl_tensor *y, const nl_tensor *x) { return ew(c, EW_RELU_F, y, x, NULL, 0, 0, 0); }
+/* dx += dy where x > 0 */
+static int relu_b(nl_nn_ctx *c, nl_tensor *dx, const nl_tensor *dy, const nl_tensor *x)
+{
+    return ew(c, EW_RELU_B, dx, dy, x, 0, 0, 0);
+}
+static int pool_f(nl_nn_ctx *c, nl_tensor *y, const nl_tensor *x, int k, int s, int p)
+{
+    return ew(c, EW_POOL_F, y, x, NULL, k, s, p);
+}
+/* dx += d avgpool */
+static int pool_b(nl_nn_ctx *c, nl_tensor *dx, const nl_tensor *dy, const nl_tensor *x, int k, int s, int p)
+{
+    return ew(c, EW_POOL_B, dx, dy, x, k, s, p);
+}
+
 #define W(i) (n->m.params[(i)].w)
 #define G(i) (n->m.params[(i)].g)
 #define BUF(i) (n->m.buffers[(i)].w)
@@ -508,18 +587,12 @@ static int unit_bwd(net *n, nl_nn_ctx *c, const unit *u, nl_tensor *dx, nl_tenso
     int rc;
     const nl_tensor *dc = dy;
     if (u->b >= 0) {
-        nl_tensor_fill(dconv, 0.0f);
+        zero(c, dconv);
         if ((rc = nl_bn_backward(c, dconv, G(u->p + 1), G(u->p + 2), dy, conv_out, W(u->p + 1), u->smean, u->sinv)))
             return rc;
         dc = dconv;
     }
     return nl_conv2d_backward(c, dx, G(u->p), NULL, dc, x, W(u->p), u->stride, u->pad, 1);
-}
-
-static int add_into(nl_tensor *y, const nl_tensor *x)
-{
-    nl_nn_acc(nl_tensor_data(y), nl_tensor_data(x), nl_tensor_numel(y));
-    return 0;
 }
 
 static int cell_fwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *x, int training)
@@ -528,30 +601,37 @@ static int cell_fwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *
     const uint8_t *ops = n->cur;
     const nl_tensor *node[4] = { x, ce->node[1]->v, ce->node[2]->v, ce->node[3]->v };
     for (int i = 1; i < 4; i++) {
-        nl_tensor_fill(ce->node[i]->v, 0.0f);
+        nl_tensor *ni = ce->node[i]->v;
         int j = i - 1; /* node j is complete now: its ReLU, if a conv reads it */
         for (int e = 0; e < 6; e++)
             if (edge_src[e] == j && (ops[e] == OP_CONV1 || ops[e] == OP_CONV3)) {
-                if ((rc = nl_relu_forward(ce->relu[j]->v, node[j]))) return rc;
+                if ((rc = relu_f(c, ce->relu[j]->v, node[j]))) return rc;
                 break;
             }
+        /* the first operation writes node i, the others are added to it */
+        int first = 1;
         for (int e = 0; e < 6; e++) {
-            if (edge_dst[e] != i) continue;
+            if (edge_dst[e] != i || ops[e] == OP_NONE) continue;
             int s = edge_src[e];
+            nl_tensor *out = first ? ni : g->tmp->v;
             switch (ops[e]) {
-            case OP_NONE: break;
-            case OP_SKIP: add_into(ce->node[i]->v, node[s]); break;
+            case OP_SKIP:
+                if (first) ew(c, EW_COPY, ni, node[s], NULL, 0, 0, 0);
+                else add_into(c, ni, node[s]);
+                out = ni;
+                break;
             case OP_POOL:
-                if ((rc = nl_avgpool_forward(g->tmp->v, node[s], 3, 1, 1, 0))) return rc;
-                add_into(ce->node[i]->v, g->tmp->v);
+                if ((rc = pool_f(c, out, node[s], 3, 1, 1))) return rc;
                 break;
             default:
-                if ((rc = unit_fwd(n, c, ce->conv[e][ops[e] == OP_CONV3], ce->cout[e]->v, g->tmp->v,
-                                   ce->relu[s]->v, training)))
+                if ((rc = unit_fwd(n, c, ce->conv[e][ops[e] == OP_CONV3], ce->cout[e]->v, out, ce->relu[s]->v,
+                                   training)))
                     return rc;
-                add_into(ce->node[i]->v, g->tmp->v);
             }
+            if (out != ni) add_into(c, ni, out);
+            first = 0;
         }
+        if (first) zero(c, ni);
     }
     return 0;
 }
@@ -567,21 +647,21 @@ static int cell_bwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *
     int userelu[3] = { 0, 0, 0 };
     for (int e = 0; e < 6; e++)
         if (ops[e] == OP_CONV1 || ops[e] == OP_CONV3) userelu[edge_src[e]] = 1;
-    nl_tensor_fill(dn[1], 0.0f);
-    nl_tensor_fill(dn[2], 0.0f);
+    zero(c, dn[1]);
+    zero(c, dn[2]);
     for (int j = 0; j < 3; j++)
-        if (userelu[j]) nl_tensor_fill(g->dr[j]->v, 0.0f);
+        if (userelu[j]) zero(c, g->dr[j]->v);
     for (int i = 3; i >= 1; i--) {
         const nl_tensor *dni = i == 3 ? dy : dn[i];
-        if (i < 3 && userelu[i] && (rc = nl_relu_backward(dn[i], g->dr[i]->v, node[i]))) return rc;
+        if (i < 3 && userelu[i] && (rc = relu_b(c, dn[i], g->dr[i]->v, node[i]))) return rc;
         for (int e = 5; e >= 0; e--) {
             if (edge_dst[e] != i) continue;
             int s = edge_src[e];
             switch (ops[e]) {
             case OP_NONE: break;
-            case OP_SKIP: add_into(dn[s], dni); break;
+            case OP_SKIP: add_into(c, dn[s], dni); break;
             case OP_POOL:
-                if ((rc = nl_avgpool_backward(dn[s], dni, node[s], 3, 1, 1, 0))) return rc;
+                if ((rc = pool_b(c, dn[s], dni, node[s], 3, 1, 1))) return rc;
                 break;
             default:
                 if ((rc = unit_bwd(n, c, ce->conv[e][ops[e] == OP_CONV3], g->dr[s]->v, g->dtmp->v, dni,
@@ -590,22 +670,23 @@ static int cell_bwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *
             }
         }
     }
-    if (userelu[0]) return nl_relu_backward(dx, g->dr[0]->v, x);
+    if (userelu[0]) return relu_b(c, dx, g->dr[0]->v, x);
     return 0;
 }
 
 static int block_fwd(net *n, nl_nn_ctx *c, block *b, const nl_tensor *x, int training)
 {
     int rc;
-    if ((rc = nl_relu_forward(b->ra->v, x))) return rc;
+    if ((rc = relu_f(c, b->ra->v, x))) return rc;
     if ((rc = unit_fwd(n, c, &b->a, b->ca->v, b->ba->v, b->ra->v, training))) return rc;
-    if ((rc = nl_relu_forward(b->rb->v, b->ba->v))) return rc;
+    if ((rc = relu_f(c, b->rb->v, b->ba->v))) return rc;
     if ((rc = unit_fwd(n, c, &b->b, b->cb->v, b->out->v, b->rb->v, training))) return rc;
-    if ((rc = nl_avgpool_forward(b->sp->v, x, 2, 2, 0, 0))) return rc;
+    if ((rc = pool_f(c, b->sp->v, x, 2, 2, 0))) return rc;
     /* the shortcut conv's output is needed only for the sum: the stage's tmp */
     nl_tensor *t = n->gs[b == &n->blk[0] ? 1 : 2].tmp->v;
     if ((rc = nl_conv2d_forward(c, t, b->sp->v, W(b->sc.p), NULL, 1, 0, 1))) return rc;
-    return add_into(b->out->v, t);
+    add_into(c, b->out->v, t);
+    return 0;
 }
 
 static int block_bwd(net *n, nl_nn_ctx *c, block *b, act **d, const nl_tensor *x, const nl_tensor *dy, nl_tensor *dx)
@@ -613,17 +694,17 @@ static int block_bwd(net *n, nl_nn_ctx *c, block *b, act **d, const nl_tensor *x
     int rc;
     nl_tensor *dtmp = n->gs[b == &n->blk[0] ? 1 : 2].dtmp->v;
     /* shortcut */
-    nl_tensor_fill(d[0]->v, 0.0f);
+    zero(c, d[0]->v);
     if ((rc = nl_conv2d_backward(c, d[0]->v, G(b->sc.p), NULL, dy, b->sp->v, W(b->sc.p), 1, 0, 1))) return rc;
-    if ((rc = nl_avgpool_backward(dx, d[0]->v, x, 2, 2, 0, 0))) return rc;
+    if ((rc = pool_b(c, dx, d[0]->v, x, 2, 2, 0))) return rc;
     /* main branch */
-    nl_tensor_fill(d[2]->v, 0.0f);
+    zero(c, d[2]->v);
     if ((rc = unit_bwd(n, c, &b->b, d[2]->v, dtmp, dy, b->cb->v, b->rb->v))) return rc;
-    nl_tensor_fill(d[3]->v, 0.0f);
-    if ((rc = nl_relu_backward(d[3]->v, d[2]->v, b->ba->v))) return rc;
-    nl_tensor_fill(d[5]->v, 0.0f);
+    zero(c, d[3]->v);
+    if ((rc = relu_b(c, d[3]->v, d[2]->v, b->ba->v))) return rc;
+    zero(c, d[5]->v);
     if ((rc = unit_bwd(n, c, &b->a, d[5]->v, d[4]->v, d[3]->v, b->ca->v, b->ra->v))) return rc;
-    return nl_relu_backward(dx, d[5]->v, x);
+    return relu_b(c, dx, d[5]->v, x);
 }
 
 static int net_forward(nl_model *m, nl_nn_ctx *c, const nl_tensor *x, int training, const nl_tensor **logits)
@@ -656,7 +737,7 @@ static int net_forward(nl_model *m, nl_nn_ctx *c, const nl_tensor *x, int traini
     if ((rc = nl_bn_forward(c, n->hb->v, h, W(n->hbn.p), W(n->hbn.p + 1), BUF(n->hbn.b), BUF(n->hbn.b + 1),
                             n->hbn.smean, n->hbn.sinv, training, m->bn_momentum, 1e-5)))
         return rc;
-    if ((rc = nl_relu_forward(n->hr->v, n->hb->v))) return rc;
+    if ((rc = relu_f(c, n->hr->v, n->hb->v))) return rc;
     if ((rc = nl_gap_forward(n->vfeat, n->hr->v))) return rc;
     if ((rc = nl_linear_forward(c, n->vlogits, n->vfeat, W(n->fc_w), W(n->fc_b)))) return rc;
     *logits = n->vlogits;
@@ -670,14 +751,14 @@ static int net_backward(nl_model *m, nl_nn_ctx *c, const nl_tensor *dlogits)
     if (!n->input) return nl_err(NL_EINVAL, "nb201 network: backward without a training forward");
     nl_tensor_fill(n->vdfeat, 0.0f);
     if ((rc = nl_linear_backward(c, n->vdfeat, G(n->fc_w), G(n->fc_b), dlogits, n->vfeat, W(n->fc_w)))) return rc;
-    nl_tensor_fill(n->dhr->v, 0.0f);
+    zero(c, n->dhr->v);
     if ((rc = nl_gap_backward(n->dhr->v, n->vdfeat))) return rc;
-    nl_tensor_fill(n->dhb->v, 0.0f);
-    if ((rc = nl_relu_backward(n->dhb->v, n->dhr->v, n->hb->v))) return rc;
+    zero(c, n->dhb->v);
+    if ((rc = relu_b(c, n->dhb->v, n->dhr->v, n->hb->v))) return rc;
     const nl_tensor *last = n->cells[n->ncells - 1].node[3]->v;
     gstage *g = &n->gs[2];
     int p = 0;
-    nl_tensor_fill(g->bnd[p]->v, 0.0f);
+    zero(c, g->bnd[p]->v);
     if ((rc = nl_bn_backward(c, g->bnd[p]->v, G(n->hbn.p), G(n->hbn.p + 1), n->dhb->v, last, W(n->hbn.p),
                              n->hbn.smean, n->hbn.sinv)))
         return rc;
@@ -689,14 +770,14 @@ static int net_backward(nl_model *m, nl_nn_ctx *c, const nl_tensor *dlogits)
             const nl_tensor *x = ci > 0 && k > 0 ? n->cells[ci - 1].node[3]->v
                                  : s > 0         ? n->blk[s - 1].out->v
                                                  : n->stem_out->v;
-            nl_tensor_fill(g->bnd[1 - p]->v, 0.0f);
+            zero(c, g->bnd[1 - p]->v);
             if ((rc = cell_bwd(n, c, &n->cells[ci], g, x, g->bnd[p]->v, g->bnd[1 - p]->v))) return rc;
             p = 1 - p;
         }
         if (s > 0) {
             gstage *gp = &n->gs[s - 1];
             const nl_tensor *x = n->cells[s * n->o.N - 1].node[3]->v;
-            nl_tensor_fill(gp->bnd[0]->v, 0.0f);
+            zero(c, gp->bnd[0]->v);
             if ((rc = block_bwd(n, c, &n->blk[s - 1], n->dblk[s - 1], x, g->bnd[p]->v, gp->bnd[0]->v))) return rc;
             p = 0;
         }

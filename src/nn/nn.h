@@ -28,10 +28,10 @@
 
 /* Scratch memory and worker threads shared by the kernels. threads in 1..64
  * (the caller's thread works as worker 0, threads - 1 pool threads are
- * started); NULL on failure (nl_errmsg). With threads > 1 it sets OpenBLAS
- * to 1 thread (each worker runs its own single-threaded products); with 1
- * it leaves OpenBLAS's setting alone. One ctx is used by one caller at a
- * time. Free with nl_nn_ctx_free (NULL is a no-op), which joins the pool. */
+ * started); NULL on failure (nl_errmsg). It sets OpenBLAS to 1 thread:
+ * each worker runs its own single-threaded products, and BLAS threads would
+ * make the bits depend on OpenBLAS's thread count rather than the ctx's.
+ * One ctx is used by one caller at a time. Free with nl_nn_ctx_free (NULL is a no-op), which joins the pool. */
 typedef struct nl_nn_ctx nl_nn_ctx;
 nl_nn_ctx *nl_nn_ctx_new(int threads);
 void nl_nn_ctx_free(nl_nn_ctx *c);

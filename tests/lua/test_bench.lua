@@ -18,11 +18,10 @@ local A4 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|ski
 local A5 = "|nor_conv_1x1~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|skip_connect~2|"
 local sp = nl.space("nb201")
 
--- No argument: the embedded default does not exist in this build.
-local none, why = nl.bench.load()
-t.is(none, nil, "load() returns nil")
-t.is(why, "no embedded default benchmark in this build (naslab's own Fashion-MNIST NB201 table "
-  .. "ships with a later release): give the path of a CSV file", "load() says why")
+-- A name (no '/' or '.') is looked up in the data directory.
+local none, why = nl.bench.load("no-such-bench")
+t.is(none, nil, "an unknown name returns nil")
+t.ok(why:match("^cannot open '.*/no%-such%-bench%.csv': No such file or directory$"), "naming the file it looked for: " .. why)
 
 local missing, mmsg = nl.bench.load(dir .. "nope.csv")
 t.is(missing, nil, "missing file: nil")
