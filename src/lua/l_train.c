@@ -6,6 +6,7 @@
  * the run and is raised once every C object is freed. Uses nn (nb201net,
  * train, checkpoint), data/dataset and the space and data bindings. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,6 +333,11 @@ static int l_train(lua_State *L)
     lprogress p;
     train_opts(L, 1, &to, &p);
 
+    char tag[256], cell[128];
+    nl_space_nb201.format(a, cell, sizeof cell);
+    snprintf(tag, sizeof tag, "nb201 C=%d N=%d %dx%dx%d %d classes %s", no.C, no.N, no.in_ch, no.hw, no.hw, no.classes,
+             cell);
+    to.tag = tag;
     nl_rng init;
     nl_rng_seed_stream(&init, to.seed, 2);
     nl_model *m = NULL;

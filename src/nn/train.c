@@ -180,6 +180,7 @@ static int run_save(run *u, const nl_train_opts *o, int epoch, int64_t batch, do
     nl_ckpt_extra_set_int(&ex, "seen", seen);
     nl_ckpt_extra_set_real(&ex, "seconds", seconds);
     nl_ckpt_extra_set_int(&ex, "seed", (int64_t)o->seed);
+    if (o->tag) nl_ckpt_extra_set_str(&ex, "tag", o->tag);
     return nl_ckpt_save(o->checkpoint, u->all, u->nall, u->opt, u->rng, 2, &ex);
 }
 
@@ -198,6 +199,10 @@ static int run_load(run *u, const nl_train_opts *o, int *epoch, int64_t *batch, 
     if ((uint64_t)seed != o->seed)
         return nl_err(NL_EINVAL, "checkpoint %s: written by a run with seed %lld, this run has seed %llu",
                       o->checkpoint, (long long)seed, (unsigned long long)o->seed);
+    const char *tag;
+    if (o->tag && (nl_ckpt_extra_get_str(&ex, "tag", &tag) || strcmp(tag, o->tag)))
+        return nl_err(NL_EINVAL, "checkpoint %s: written by another run (%s), this run trains %s", o->checkpoint,
+                      nl_ckpt_extra_get_str(&ex, "tag", &tag) ? "no description" : tag, o->tag);
     *epoch = (int)e;
     return 0;
 }
@@ -405,8 +410,10 @@ int nl_train(nl_model *m, nl_nn_ctx *c, const nl_dataset *train, const nl_datase
         r->seconds = secs0 + el;
         r->images_per_s = el > 0 ? (double)images / el : 0;
     }
-    if (o->epochs <= epoch0 && test) {
-        if ((rc = nl_evaluate(m, c, test, 256, &r->test_acc, &r->test_loss))) goto out;
+    if (o->epochs <= epoch0) { /* the checkpoint holds a finished run */
+        r->train_loss = r->loss_curve[o->epochs - 1];
+        r->train_acc = r->acc_curve[o->epochs - 1];
+        if (test && (rc = nl_evaluate(m, c, test, 256, &r->test_acc, &r->test_loss))) goto out;
     }
 out:
     r->steps = u.opt ? nl_optim_steps(u.opt) : 0;

@@ -55,6 +55,8 @@ typedef struct nl_train_opts {
     const char *checkpoint;/* path, or NULL: no checkpoints */
     int checkpoint_every;  /* batches between checkpoints (0: at the end of each epoch) */
     int resume;            /* start from `checkpoint` when that file exists */
+    const char *tag;       /* what the run trains ("nb201 C=16 N=5 |...|"), stored in the
+                            * checkpoint and checked on resume; NULL: not checked */
     nl_train_cb on_event;
     void *ud;
     nl_train_sample_fn sample;

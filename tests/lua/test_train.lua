@@ -79,6 +79,14 @@ local rr = run{ checkpoint = ck }
 t.is(rr.resumed_epoch, 3, "the next call resumes at epoch 3")
 t.is(rr.loss_curve[3], r.loss_curve[3], "and ends where the uninterrupted run ended")
 t.is(rr.acc, r.acc, "with its test accuracy")
+t.error_is(function() run{ checkpoint = ck, arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|" } end,
+  "bad argument #1 to 'train' (checkpoint " .. ck .. ": written by another run (nb201 C=4 N=1 1x16x16 10 classes "
+  .. CELL .. "), this run trains nb201 C=4 N=1 1x16x16 10 classes "
+  .. "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|)",
+  "a checkpoint of another cell with the same shapes is refused")
+local rdone = run{ checkpoint = ck }
+t.near(rdone.loss, r.loss, 1e-6, "a finished checkpoint gives back the finished run (loss kept in float32)")
+t.is(rdone.acc, r.acc, "and its test accuracy")
 os.remove(ck)
 t.error_like(function() run{ progress = function() error("boom") end } end, "boom", "an error in progress is raised")
 
