@@ -372,9 +372,12 @@ int nl_train(nl_model *m, nl_nn_ctx *c, const nl_dataset *train, const nl_datase
             }
             stop_after = stop;
         }
-        double ml = seen ? lsum / (double)seen : NAN, ma = seen ? 100.0 * (double)correct / (double)seen : NAN;
-        nl_tensor_data(u.lcurve)[e] = (float)ml;
-        nl_tensor_data(u.acurve)[e] = (float)ma;
+        /* the curves are float32, as the checkpoint keeps them, so a resumed
+         * run reports exactly what an uninterrupted one does */
+        float fl = seen ? (float)(lsum / (double)seen) : NAN, fa = seen ? (float)(100.0 * (double)correct / (double)seen) : NAN;
+        double ml = fl, ma = fa;
+        nl_tensor_data(u.lcurve)[e] = fl;
+        nl_tensor_data(u.acurve)[e] = fa;
         r->loss_curve[e] = ml;
         r->acc_curve[e] = ma;
         r->train_loss = ml;

@@ -71,7 +71,8 @@ typedef struct nl_train_result {
     double test_acc, test_loss;   /* after the last epoch (NaN without test data) */
     double train_acc, train_loss; /* mean over the last epoch */
     double *loss_curve;           /* epochs values: mean train loss per epoch */
-    double *acc_curve;            /* epochs values: train accuracy (%) per epoch */
+    double *acc_curve;            /* epochs values: train accuracy (%) per epoch (both
+                                   * rounded to float32, as checkpoints keep them) */
     int epochs;
     int64_t steps;
     double seconds;               /* training time, summed over resumes */
