@@ -15,6 +15,7 @@ int nl_open_space(lua_State *L);
 int nl_open_bench(lua_State *L);
 int nl_open_data(lua_State *L);
 int nl_open_train(lua_State *L);
+int nl_open_predict(lua_State *L);
 
 static const struct {
     const char *name;
@@ -28,6 +29,7 @@ static const struct {
     { "bench", nl_open_bench },
     { "data", nl_open_data },
     { "train", nl_open_train },
+    { "predict", nl_open_predict },
 };
 
 int nl_open_all(lua_State *L)
