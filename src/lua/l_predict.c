@@ -35,50 +35,6 @@ static lpred *checkpred(lua_State *L, int arg)
 static const char *const KNOWN[] = { "seed", "threads", "encoding", "loss", "epochs", "batch", "lr", "weight_decay",
                                      "hidden", "layers", "space", "progress", NULL };
 
-static void check_known(lua_State *L, int t)
-{
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        int found = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; KNOWN[i] && !found; i++) found = !strcmp(KNOWN[i], lua_tostring(L, -2));
-        if (!found) {
-            lua_pushvalue(L, -2);
-            luaL_argerror(L, t, lua_pushfstring(L, "unknown option '%s' (known: seed, threads, encoding, loss, epochs, "
-                                                   "batch, lr, weight_decay, hidden, layers, space, progress)",
-                                                lua_tostring(L, -1)));
-        }
-        lua_pop(L, 1);
-    }
-}
-
-static lua_Integer optint(lua_State *L, int t, const char *key, lua_Integer lo, lua_Integer hi, lua_Integer def)
-{
-    lua_getfield(L, t, key);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int isint;
-        v = lua_tointegerx(L, -1, &isint);
-        if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < lo || v > hi)
-            luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer in %I..%I", key, lo, hi));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double optnum(lua_State *L, int t, const char *key, double def)
-{
-    lua_getfield(L, t, key);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        v = lua_tonumber(L, -1);
-        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0) || isinf(v))
-            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a number >= 0", key));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 static void optname(lua_State *L, int t, const char *key, char *buf, size_t cap)
 {
     lua_getfield(L, t, key);
@@ -105,21 +61,21 @@ static int l_predictor(lua_State *L)
         lua_newtable(L);
     }
     luaL_checktype(L, t, LUA_TTABLE);
-    check_known(L, t);
+    nl_lua_check_known(L, t, KNOWN);
     lpred *u = lua_newuserdatauv(L, sizeof *u, 0);
     memset(u, 0, sizeof *u);
     u->progress_ref = LUA_NOREF;
     luaL_setmetatable(L, PREDICTOR_MT);
     u->kind = k;
     nl_pred_defaults(name, &u->opts);
-    u->opts.seed = (uint64_t)optint(L, t, "seed", 0, LUA_MAXINTEGER, (lua_Integer)u->opts.seed);
-    u->opts.threads = (int)optint(L, t, "threads", 1, 64, u->opts.threads);
-    u->opts.epochs = (int)optint(L, t, "epochs", 1, 1000000, u->opts.epochs);
-    u->opts.batch = (int)optint(L, t, "batch", 0, 1 << 30, u->opts.batch);
-    u->opts.hidden = (int)optint(L, t, "hidden", 1, 1 << 20, u->opts.hidden > 0 ? u->opts.hidden : 64);
-    u->opts.layers = (int)optint(L, t, "layers", 0, 64, u->opts.layers);
-    u->opts.lr = optnum(L, t, "lr", u->opts.lr);
-    u->opts.weight_decay = optnum(L, t, "weight_decay", u->opts.weight_decay);
+    u->opts.seed = (uint64_t)nl_lua_optint(L, t, "seed", 0, LUA_MAXINTEGER, (lua_Integer)u->opts.seed);
+    u->opts.threads = (int)nl_lua_optint(L, t, "threads", 1, 64, u->opts.threads);
+    u->opts.epochs = (int)nl_lua_optint(L, t, "epochs", 1, 1000000, u->opts.epochs);
+    u->opts.batch = (int)nl_lua_optint(L, t, "batch", 0, 1 << 30, u->opts.batch);
+    u->opts.hidden = (int)nl_lua_optint(L, t, "hidden", 1, 1 << 20, u->opts.hidden > 0 ? u->opts.hidden : 64);
+    u->opts.layers = (int)nl_lua_optint(L, t, "layers", 0, 64, u->opts.layers);
+    u->opts.lr = nl_lua_optnum(L, t, "lr", u->opts.lr);
+    u->opts.weight_decay = nl_lua_optnum(L, t, "weight_decay", u->opts.weight_decay);
     optname(L, t, "encoding", u->encoding, sizeof u->encoding);
     optname(L, t, "loss", u->loss, sizeof u->loss);
     u->opts.encoding = u->encoding[0] ? u->encoding : NULL;

@@ -23,94 +23,6 @@
 
 /* ---------------------------------------------------------------- options */
 
-static const char *shown(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TNUMBER) return luaL_tolstring(L, idx, NULL);
-    if (lua_type(L, idx) == LUA_TSTRING) return lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
-    return luaL_typename(L, idx);
-}
-
-static void check_known(lua_State *L, int t, const char *const *known)
-{
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        int found = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; known[i] && !found; i++) found = !strcmp(known[i], lua_tostring(L, -2));
-        if (!found) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (int i = 0; known[i]; i++) {
-                if (i) luaL_addstring(&b, ", ");
-                luaL_addstring(&b, known[i]);
-            }
-            luaL_pushresult(&b);
-            lua_pushvalue(L, -3);
-            luaL_argerror(L, t, lua_pushfstring(L, "unknown option %s (known: %s)", shown(L, -1), lua_tostring(L, -2)));
-        }
-        lua_pop(L, 1);
-    }
-}
-
-static lua_Integer optint(lua_State *L, int t, const char *key, lua_Integer lo, lua_Integer hi, lua_Integer def)
-{
-    lua_getfield(L, t, key);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int isint;
-        v = lua_tointegerx(L, -1, &isint);
-        if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < lo || v > hi) {
-            const char *got = shown(L, -1);
-            if (hi == LUA_MAXINTEGER)
-                luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer >= %I, got %s", key, lo, got));
-            luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer in %I..%I, got %s", key, lo, hi, got));
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double optnum(lua_State *L, int t, const char *key, double def)
-{
-    lua_getfield(L, t, key);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        v = lua_tonumber(L, -1);
-        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0) || isinf(v)) {
-            const char *got = shown(L, -1);
-            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a number >= 0, got %s", key, got));
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int optbool(lua_State *L, int t, const char *key, int def)
-{
-    lua_getfield(L, t, key);
-    int v = def;
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1))
-            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a boolean, got %s", key, luaL_typename(L, -1)));
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* opts[key] as a string (it stays alive in the options table). */
-static const char *optstr(lua_State *L, int t, const char *key, const char *def)
-{
-    lua_getfield(L, t, key);
-    const char *s = def;
-    if (lua_type(L, -1) == LUA_TSTRING) s = lua_tostring(L, -1);
-    else if (!lua_isnil(L, -1))
-        luaL_argerror(L, t, lua_pushfstring(L, "%s must be a string, got %s", key, luaL_typename(L, -1)));
-    lua_pop(L, 1);
-    return s;
-}
-
 static nl_dataset *optdata(lua_State *L, int t, const char *key, int required)
 {
     lua_getfield(L, t, key);
@@ -132,8 +44,8 @@ static nl_dataset *optdata(lua_State *L, int t, const char *key, int required)
 static void net_opts(lua_State *L, int t, nl_nb201net_opts *o, const nl_dataset *d)
 {
     nl_nb201net_defaults(o);
-    o->C = (int)optint(L, t, "C", 1, 1024, 16);
-    o->N = (int)optint(L, t, "N", 1, 64, 5);
+    o->C = (int)nl_lua_optint(L, t, "C", 1, 1024, 16);
+    o->N = (int)nl_lua_optint(L, t, "N", 1, 64, 5);
     if (d) {
         o->in_ch = (int)d->c;
         o->hw = (int)d->h;
@@ -144,7 +56,7 @@ static void net_opts(lua_State *L, int t, nl_nb201net_opts *o, const nl_dataset 
             luaL_argerror(L, t, lua_pushfstring(L, "data: image size %d is not a multiple of 4 (pad or downsample it)",
                                                 (int)d->h));
     }
-    o->classes = (int)optint(L, t, "classes", 2, 100000, o->classes);
+    o->classes = (int)nl_lua_optint(L, t, "classes", 2, 100000, o->classes);
 }
 
 /* Training options; the progress function, when given, is left at the top. */
@@ -202,21 +114,21 @@ static const char *const TRAIN_KNOWN[] = { "arch", "data", "valid", "test", "epo
 static void train_opts(lua_State *L, int t, nl_train_opts *o, lprogress *p)
 {
     nl_train_defaults(o);
-    o->epochs = (int)optint(L, t, "epochs", 1, 1000000, 1);
-    o->batch = (int)optint(L, t, "batch", 2, 1 << 20, 128);
-    o->seed = (uint64_t)optint(L, t, "seed", 0, LUA_MAXINTEGER, 0);
-    o->lr = optnum(L, t, "lr", 0.1);
-    o->lr_min = optnum(L, t, "lr_min", 0);
-    o->schedule = optstr(L, t, "schedule", "cosine");
-    o->optim = optstr(L, t, "optim", "sgd");
-    o->momentum = optnum(L, t, "momentum", 0.9);
-    o->nesterov = optbool(L, t, "nesterov", 1);
-    o->weight_decay = optnum(L, t, "weight_decay", 5e-4);
-    o->checkpoint = optstr(L, t, "checkpoint", NULL);
-    o->checkpoint_every = (int)optint(L, t, "checkpoint_every", 0, 1 << 30, 0);
-    o->resume = optbool(L, t, "resume", o->checkpoint != NULL);
-    o->eval_every = (int)optint(L, t, "eval_every", 0, 1 << 30, 0);
-    o->batch_events = (int)optint(L, t, "batch_events", 0, 1 << 30, 0);
+    o->epochs = (int)nl_lua_optint(L, t, "epochs", 1, 1000000, 1);
+    o->batch = (int)nl_lua_optint(L, t, "batch", 2, 1 << 20, 128);
+    o->seed = (uint64_t)nl_lua_optint(L, t, "seed", 0, LUA_MAXINTEGER, 0);
+    o->lr = nl_lua_optnum(L, t, "lr", 0.1);
+    o->lr_min = nl_lua_optnum(L, t, "lr_min", 0);
+    o->schedule = nl_lua_optstr(L, t, "schedule", "cosine");
+    o->optim = nl_lua_optstr(L, t, "optim", "sgd");
+    o->momentum = nl_lua_optnum(L, t, "momentum", 0.9);
+    o->nesterov = nl_lua_optbool(L, t, "nesterov", 1);
+    o->weight_decay = nl_lua_optnum(L, t, "weight_decay", 5e-4);
+    o->checkpoint = nl_lua_optstr(L, t, "checkpoint", NULL);
+    o->checkpoint_every = (int)nl_lua_optint(L, t, "checkpoint_every", 0, 1 << 30, 0);
+    o->resume = nl_lua_optbool(L, t, "resume", o->checkpoint != NULL);
+    o->eval_every = (int)nl_lua_optint(L, t, "eval_every", 0, 1 << 30, 0);
+    o->batch_events = (int)nl_lua_optint(L, t, "batch_events", 0, 1 << 30, 0);
     p->L = L;
     p->fn = 0;
     p->failed = 0;
@@ -304,7 +216,7 @@ static int train_fail(lua_State *L, int rc, const lprogress *p)
 static int l_train(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_known(L, 1, TRAIN_KNOWN);
+    nl_lua_check_known(L, 1, TRAIN_KNOWN);
     lua_getfield(L, 1, "arch");
     const nl_arch *a = NULL;
     if (lua_type(L, -1) == LUA_TSTRING) {
@@ -328,7 +240,7 @@ static int l_train(lua_State *L)
     nl_nb201net_opts no;
     net_opts(L, 1, &no, d);
     memcpy(no.ops, a->u.nb201.op, 6);
-    int threads = (int)optint(L, 1, "threads", 1, 64, default_threads());
+    int threads = (int)nl_lua_optint(L, 1, "threads", 1, 64, default_threads());
     nl_train_opts to;
     lprogress p;
     train_opts(L, 1, &to, &p);
@@ -391,13 +303,13 @@ static int l_supernet(lua_State *L)
         lua_newtable(L);
     }
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_known(L, 1, SUPER_KNOWN);
+    nl_lua_check_known(L, 1, SUPER_KNOWN);
     nl_dataset *d = optdata(L, 1, "data", 0);
     nl_nb201net_opts no;
     net_opts(L, 1, &no, d);
     no.supernet = 1;
-    uint64_t seed = (uint64_t)optint(L, 1, "seed", 0, LUA_MAXINTEGER, 0);
-    int threads = (int)optint(L, 1, "threads", 1, 64, default_threads());
+    uint64_t seed = (uint64_t)nl_lua_optint(L, 1, "seed", 0, LUA_MAXINTEGER, 0);
+    int threads = (int)nl_lua_optint(L, 1, "threads", 1, 64, default_threads());
     lsuper *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, SUPERNET_MT);
@@ -427,7 +339,7 @@ static int s_train(lua_State *L)
 {
     lsuper *s = checksuper(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    check_known(L, 2, STRAIN_KNOWN);
+    nl_lua_check_known(L, 2, STRAIN_KNOWN);
     nl_dataset *d = optdata(L, 2, "data", 1);
     nl_train_opts to;
     lprogress p;
@@ -464,11 +376,11 @@ static int s_eval(lua_State *L)
         luaL_argerror(L, 2, lua_pushfstring(L, "expected an nb201 arch, got an %s arch", a->space->name));
     luaL_checktype(L, 3, LUA_TTABLE);
     static const char *const known[] = { "data", "calib", "calib_batches", "batch", "seed", NULL };
-    check_known(L, 3, known);
+    nl_lua_check_known(L, 3, known);
     nl_dataset *d = optdata(L, 3, "data", 1), *cal = optdata(L, 3, "calib", 0);
-    int nb = (int)optint(L, 3, "calib_batches", 0, 1 << 20, 20);
-    int batch = (int)optint(L, 3, "batch", 2, 1 << 20, 128);
-    uint64_t seed = (uint64_t)optint(L, 3, "seed", 0, LUA_MAXINTEGER, 0);
+    int nb = (int)nl_lua_optint(L, 3, "calib_batches", 0, 1 << 20, 20);
+    int batch = (int)nl_lua_optint(L, 3, "batch", 2, 1 << 20, 128);
+    uint64_t seed = (uint64_t)nl_lua_optint(L, 3, "seed", 0, LUA_MAXINTEGER, 0);
     uint8_t keep[6];
     nl_nb201net_cell(s->m, keep);
     int rc = nl_nb201net_set_cell(s->m, a->u.nb201.op);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* lnl.c - helpers shared by the Lua bindings: raising naslab errors, scratch
- * memory owned by the collector, reading lists of numbers (see lnl.h). */
+ * memory owned by the collector, reading lists of numbers and option tables
+ * (see lnl.h). */
 #include "lua/lnl.h"
 
 #include <math.h>
@@ -58,4 +59,93 @@ double *nl_lua_checknumbers(lua_State *L, int arg, size_t *n)
     }
     *n = (size_t)len;
     return out;
+}
+
+/* ---------------------------------------------------------------- option tables */
+
+const char *nl_lua_shown(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) return luaL_tolstring(L, idx, NULL);
+    if (lua_type(L, idx) == LUA_TSTRING) return lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
+    return luaL_typename(L, idx);
+}
+
+void nl_lua_check_known(lua_State *L, int t, const char *const *known)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int found = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (int i = 0; known[i] && !found; i++) found = !strcmp(known[i], lua_tostring(L, -2));
+        if (!found) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (int i = 0; known[i]; i++) {
+                if (i) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, known[i]);
+            }
+            luaL_pushresult(&b);
+            lua_pushvalue(L, -3);
+            luaL_argerror(L, t, lua_pushfstring(L, "unknown option %s (known: %s)", nl_lua_shown(L, -1), lua_tostring(L, -2)));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+lua_Integer nl_lua_optint(lua_State *L, int t, const char *key, lua_Integer lo, lua_Integer hi, lua_Integer def)
+{
+    lua_getfield(L, t, key);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int isint;
+        v = lua_tointegerx(L, -1, &isint);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < lo || v > hi) {
+            const char *got = nl_lua_shown(L, -1);
+            if (hi == LUA_MAXINTEGER)
+                luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer >= %I, got %s", key, lo, got));
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be an integer in %I..%I, got %s", key, lo, hi, got));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+double nl_lua_optnum(lua_State *L, int t, const char *key, double def)
+{
+    lua_getfield(L, t, key);
+    double v = def;
+    if (!lua_isnil(L, -1)) {
+        v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0) || isinf(v)) {
+            const char *got = nl_lua_shown(L, -1);
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a number >= 0, got %s", key, got));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int nl_lua_optbool(lua_State *L, int t, const char *key, int def)
+{
+    lua_getfield(L, t, key);
+    int v = def;
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            luaL_argerror(L, t, lua_pushfstring(L, "%s must be a boolean, got %s", key, luaL_typename(L, -1)));
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *nl_lua_optstr(lua_State *L, int t, const char *key, const char *def)
+{
+    lua_getfield(L, t, key);
+    const char *s = def;
+    if (lua_type(L, -1) == LUA_TSTRING) s = lua_tostring(L, -1);
+    else if (!lua_isnil(L, -1))
+        luaL_argerror(L, t, lua_pushfstring(L, "%s must be a string, got %s", key, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+    return s;
 }

@@ -49,6 +49,24 @@ nl_tensor *nl_lua_checktensor(lua_State *L, int arg);
 nl_tensor *nl_lua_testtensor(lua_State *L, int arg); /* NULL when not a tensor */
 void nl_lua_pushtensor(lua_State *L, nl_tensor *t);
 
+/* Option tables (`nl.train{epochs = 3, ...}` at stack index t). Each check
+ * raises "bad argument #t to 'fname' (...)" naming the key and showing the
+ * bad value:
+ * - nl_lua_check_known: every key is one of known[] (NULL-terminated);
+ *   "unknown option 'epoch' (known: a, b, c)".
+ * - nl_lua_optint: an integer in lo..hi, def when absent; "epochs must be an
+ *   integer in 1..100, got 0" (or ">= lo" when hi is LUA_MAXINTEGER).
+ * - nl_lua_optnum: a finite number >= 0; nl_lua_optbool: a boolean;
+ *   nl_lua_optstr: a string (it lives as long as the table).
+ * nl_lua_shown pushes a short display form of the value at idx ("3", "'x'",
+ * "table") and returns it. */
+const char *nl_lua_shown(lua_State *L, int idx);
+void nl_lua_check_known(lua_State *L, int t, const char *const *known);
+lua_Integer nl_lua_optint(lua_State *L, int t, const char *key, lua_Integer lo, lua_Integer hi, lua_Integer def);
+double nl_lua_optnum(lua_State *L, int t, const char *key, double def);
+int nl_lua_optbool(lua_State *L, int t, const char *key, int def);
+const char *nl_lua_optstr(lua_State *L, int t, const char *key, const char *def);
+
 /* naslab.Dataset (l_data.c): the data set at `arg`, or NULL when that is not
  * an open data set. */
 struct nl_dataset;
