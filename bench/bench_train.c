@@ -11,9 +11,12 @@
  * 2. parity (with --parity E L): both train the same cell with the same recipe
  *    (SGD Nesterov 0.9, lr 0.1 cosine, wd 5e-4, batch 128) for E epochs on L
  *    Fashion-MNIST training images and report their accuracy on the 10,000
- *    test images.
+ *    test images, for seeds 1..S (--seeds; the two draw their initial
+ *    weights, subsets and orders from different generators, so single runs
+ *    differ by seed noise: the means over seeds are compared).
  *
- * Usage: bench_train [--steps S] [--threads T] [--arch CELL] [--parity EPOCHS LIMIT] */
+ * Usage: bench_train [--steps S] [--threads T] [--arch CELL] [--C C] [--N N]
+ *                    [--parity EPOCHS LIMIT] [--seeds S] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,12 +42,16 @@ static void die(const char *what)
     exit(1);
 }
 
+static int netC = 16, netN = 5;
+
 static nl_model *network(const char *arch, uint64_t seed)
 {
     nl_arch a;
     if (nl_space_nb201.parse(arch, &a)) die("arch");
     nl_nb201net_opts o;
     nl_nb201net_defaults(&o);
+    o.C = netC;
+    o.N = netN;
     memcpy(o.ops, a.u.nb201.op, 6);
     nl_rng r;
     nl_rng_seed(&r, seed);
@@ -120,13 +127,13 @@ static double naslab_throughput(const char *arch, int threads, int steps, double
     return 128.0 / best;
 }
 
-static double naslab_parity(const char *arch, int threads, int epochs, int limit, double *secs)
+static double naslab_parity(const char *arch, int threads, int epochs, int limit, uint64_t seed, double *secs)
 {
     nl_dataset_opts o;
     memset(&o, 0, sizeof o);
     o.limit = limit;
     o.has_seed = 1;
-    o.seed = 1;
+    o.seed = seed;
     o.pad = 2;
     o.normalize = 1;
     nl_dataset *tr, *te;
@@ -139,12 +146,12 @@ static double naslab_parity(const char *arch, int threads, int epochs, int limit
     ot.mean = tr->mean;
     ot.std = tr->std;
     if (nl_dataset_fashion_mnist(&ot, &te, NULL)) die("fashion-mnist test");
-    nl_model *m = network(arch, 1);
+    nl_model *m = network(arch, seed);
     nl_nn_ctx *c = nl_nn_ctx_new(threads);
     nl_train_opts to;
     nl_train_defaults(&to);
     to.epochs = epochs;
-    to.seed = 1;
+    to.seed = seed;
     nl_train_result r;
     if (nl_train(m, c, tr, te, &to, &r)) die("train");
     double acc = r.test_acc;
@@ -159,31 +166,37 @@ static double naslab_parity(const char *arch, int threads, int epochs, int limit
 
 int main(int argc, char **argv)
 {
-    int steps = 20, threads = 2, epochs = 0, limit = 0;
+    int steps = 20, threads = 2, epochs = 0, limit = 0, seeds = 1;
     const char *arch = DEFAULT_ARCH;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = argv[++i];
+        else if (!strcmp(argv[i], "--C") && i + 1 < argc) netC = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--N") && i + 1 < argc) netN = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--parity") && i + 2 < argc) {
             epochs = atoi(argv[++i]);
             limit = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_train [--steps S] [--threads T] [--arch CELL] [--parity EPOCHS LIMIT]\n");
+            fprintf(stderr, "usage: bench_train [--steps S] [--threads T] [--arch CELL] [--C C] [--N N] "
+                            "[--parity EPOCHS LIMIT] [--seeds S]\n");
             return 2;
         }
     }
-    if (steps < 1 || threads < 1) return 2;
+    if (steps < 1 || threads < 1 || seeds < 1 || netC < 1 || netN < 1) return 2;
     openblas_set_num_threads(threads);
     double peak = sgemm_gflops(1024);
     char cmd[1024];
-    printf("cell %s, C=16 N=5, 1x32x32, batch 128, %d threads\n", arch, threads);
+    printf("cell %s, C=%d N=%d, 1x32x32, batch 128, %d threads\n", arch, netC, netN, threads);
     printf("OpenBLAS sgemm 1024^3 with %d threads: %.1f GFLOP/s\n", threads, peak);
     if (!epochs) {
         double macs;
         double ours = naslab_throughput(arch, threads, steps, &macs);
-        snprintf(cmd, sizeof cmd, PYTHON " " NASLAB_SRCDIR "/bench/train_torch.py --mode throughput --arch '%s' --steps %d --threads %d",
-                 arch, steps, threads);
+        snprintf(cmd, sizeof cmd,
+                 PYTHON " " NASLAB_SRCDIR "/bench/train_torch.py --mode throughput --arch '%s' --C %d --N %d --steps %d "
+                        "--threads %d",
+                 arch, netC, netN, steps, threads);
         double theirs = peer(cmd, "images_per_s");
         double gf = ours * 6.0 * macs * 1e-9, tgf = theirs * 6.0 * macs * 1e-9;
         printf("%-8s %10s %10s %8s\n", "", "images/s", "GFLOP/s", "of sgemm");
@@ -191,16 +204,25 @@ int main(int argc, char **argv)
         printf("%-8s %10.1f %10.1f %7.0f%%\n", "torch", theirs, tgf, 100 * tgf / peak);
         printf("ratio naslab / torch: %.2f\n", ours / theirs);
     } else {
-        double secs;
-        double ours = naslab_parity(arch, threads, epochs, limit, &secs);
-        snprintf(cmd, sizeof cmd,
-                 PYTHON " " NASLAB_SRCDIR "/bench/train_torch.py --mode train --arch '%s' --epochs %d --limit %d --threads %d",
-                 arch, epochs, limit, threads);
-        double theirs = peer(cmd, "test_acc");
-        printf("parity: %d epochs on %d Fashion-MNIST images, test on 10,000\n", epochs, limit);
-        printf("naslab test accuracy %.2f%% (%.1f s training)\n", ours, secs);
-        printf("torch  test accuracy %.2f%%\n", theirs);
-        printf("difference %.2f points\n", ours - theirs);
+        printf("parity: %d epochs on %d Fashion-MNIST images, test on 10,000, seeds 1..%d\n", epochs, limit, seeds);
+        printf("%-6s %12s %12s %10s\n", "seed", "naslab %", "torch %", "naslab s");
+        double sa = 0, sb = 0, qa = 0, qb = 0;
+        for (int sd = 1; sd <= seeds; sd++) {
+            double secs;
+            double ours = naslab_parity(arch, threads, epochs, limit, (uint64_t)sd, &secs);
+            snprintf(cmd, sizeof cmd,
+                     PYTHON " " NASLAB_SRCDIR "/bench/train_torch.py --mode train --arch '%s' --C %d --N %d --epochs %d "
+                            "--limit %d --threads %d --seed %d",
+                     arch, netC, netN, epochs, limit, threads, sd);
+            double theirs = peer(cmd, "test_acc");
+            printf("%-6d %12.2f %12.2f %10.1f\n", sd, ours, theirs, secs);
+            fflush(stdout);
+            sa += ours, qa += ours * ours, sb += theirs, qb += theirs * theirs;
+        }
+        double ma = sa / seeds, mb = sb / seeds;
+        double da = seeds > 1 ? sqrt((qa - seeds * ma * ma) / (seeds - 1)) : 0,
+               db = seeds > 1 ? sqrt((qb - seeds * mb * mb) / (seeds - 1)) : 0;
+        printf("mean   %7.2f +- %.2f %7.2f +- %.2f   difference of means %.2f points\n", ma, da, mb, db, ma - mb);
     }
     return 0;
 }
