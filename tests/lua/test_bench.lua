@@ -149,6 +149,36 @@ t.is(tostring(b), "naslab.Bench (closed)", "tostring after close")
 b:close()
 t.ok(true, "close twice is fine")
 
+-- The embedded default: naslab's own benchmark (data/nb201-fmnist.csv),
+-- what nl.bench.load() returns when no file is named. It ships with the
+-- source, so this part never skips.
+local def = assert(nl.bench.load())
+t.is(#def, 1000, "the default holds 1,000 cells")
+t.is(def:space():name(), "nb201", "the default is an nb201 table")
+t.is(table.concat(def:metrics(), ","), "valid_acc,test_acc,train_acc,train_loss,params,flops,train_seconds,seed",
+  "the default's metrics")
+t.is(nl.bench.load("nb201-fmnist"):path(), def:path(), "named lookup finds the same file")
+local badrows, seen, distinct = {}, {}, 0
+for _, a in ipairs(def:archs()) do
+  local r = def:query(a)
+  local why
+  if tostring(a:canonical()) ~= tostring(a) then why = "not canonical"
+  elseif seen[tostring(a)] then why = "duplicate"
+  -- one input channel instead of three: the stem conv has 2*9*C fewer weights
+  elseif r.params ~= a:params { C = 8, N = 2 } - 2 * 9 * 8 then why = "params"
+  elseif r.flops ~= a:flops { C = 8, N = 2, resolution = 16 } - 2 * 9 * 8 * 16 * 16 then why = "flops"
+  elseif def:cost(a) ~= r.train_seconds then why = "cost is not train_seconds"
+  elseif not (r.test_acc > 10 and r.test_acc <= 100 and r.valid_acc > 10 and r.valid_acc <= 100) then
+    why = "accuracy out of range"
+  elseif r.seed ~= a:index() then why = "seed is not the cell index"
+  end
+  if why then badrows[#badrows + 1] = tostring(a) .. ": " .. why end
+  if not seen[tostring(a)] then distinct = distinct + 1 end
+  seen[tostring(a)] = true
+end
+t.is(distinct, 1000, "1,000 distinct canonical cells")
+t.is(table.concat(badrows, "\n"), "", "every row: canonical, params, flops, cost, accuracy and seed agree")
+
 -- The real tables.
 local shared = os.getenv("NASLAB_SHARED")
 local path = shared and shared .. "/data/nb201.csv"
