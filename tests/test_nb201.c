@@ -349,7 +349,7 @@ static void test_params_csv(void)
 static void test_encodings(void)
 {
     nl_arch a;
-    float buf[31 * 16];
+    float buf[35 * 16];
     int nd;
     int64_t sh[4];
     sp->parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|", &a);
@@ -358,7 +358,8 @@ static void test_encodings(void)
     ok(sp->encode_shape("renas", &nd, sh) == 0 && nd == 3 && sh[0] == 31 && sh[1] == 4 && sh[2] == 4,
        "renas shape [31,4,4]");
     is_int(sp->encode(&a, "bogus", buf), NL_ENOTFOUND, "unknown encoding fails");
-    is_str(nl_errmsg(), "unknown nb201 encoding 'bogus' (known: onehot, path, renas)", "unknown encoding message");
+    is_str(nl_errmsg(), "unknown nb201 encoding 'bogus' (known: onehot, path, renas, renas_onehot)",
+           "unknown encoding message");
 
     sp->encode(&a, "onehot", buf);
     static const int ops[6] = { 3, 3, 4, 1, 3, 1 };
@@ -382,6 +383,24 @@ static void test_encodings(void)
     is_near(buf[(1 + 2 * 10) * 16 + 4 + 3], 9.0 * 64 * 64 * 8 * 8, 0, "F_11[1][3] at C=64, 8x8");
     is_near(buf[(2 + 2 * 10) * 16 + 4 + 3], (9.0 * 64 * 64 + 128), 0, "P_11[1][3]");
     ok(buf[16 + 2 * 4 + 3] == 0 && buf[32 + 1 * 4 + 2] == 0, "skip and pool edges cost nothing");
+
+    /* renas_onehot: five op channels, then the same 30 cost channels. */
+    float costs[30 * 16];
+    memcpy(costs, buf + 16, sizeof costs);
+    ok(sp->encode_shape("renas_onehot", &nd, sh) == 0 && nd == 3 && sh[0] == 35 && sh[1] == 4 && sh[2] == 4,
+       "renas_onehot shape [35,4,4]");
+    sp->encode(&a, "renas_onehot", buf);
+    static const int from[6] = { 0, 0, 1, 0, 1, 2 }, to[6] = { 1, 2, 2, 3, 3, 3 };
+    int ones = 0, placed = 1;
+    for (int i = 0; i < 5 * 16; i++) ones += buf[i] == 1.0f ? 1 : buf[i] == 0.0f ? 0 : 100;
+    for (int e = 0; e < 6; e++) placed &= buf[ops[e] * 16 + from[e] * 4 + to[e]] == 1.0f;
+    ok(ones == 6 && placed, "renas_onehot: one 1 per edge, in the channel of its op");
+    ok(memcmp(costs, buf + 5 * 16, sizeof costs) == 0, "renas_onehot: the cost channels of renas");
+    nl_arch dead;
+    sp->parse("|none~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|nor_conv_3x3~2|", &dead);
+    sp->encode(&dead, "renas_onehot", buf);
+    ok(buf[0 * 16 + 0 * 4 + 1] == 1 && buf[0 * 16 + 1 * 4 + 0] == 0 && buf[3 * 16 + 0 * 4 + 2] == 1,
+       "renas_onehot: a none edge is marked in channel 0, no edge is all zero");
 
     nl_arch all[3];
     float out[90];

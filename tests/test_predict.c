@@ -101,29 +101,31 @@ static void test_registry(void)
 {
     int n = 0;
     while (nl_predictor_kinds[n]) n++;
-    is_int(n, 2, "two kinds registered");
+    is_int(n, 4, "four kinds registered");
     is_str(nl_predictor_kinds[0]->name, "renas", "first kind renas");
     is_str(nl_predictor_kinds[1]->name, "mlp", "second kind mlp");
+    is_str(nl_predictor_kinds[2]->name, "gbdt", "third kind gbdt");
+    is_str(nl_predictor_kinds[3]->name, "ensemble", "fourth kind ensemble");
     const nl_predictor_kind *k;
     ok(nl_predictor_kind_find("mlp", &k) == 0 && k == &nl_pred_mlp, "find mlp");
-    is_err(nl_predictor_kind_find("gbdt", &k), NL_ENOTFOUND, "unknown predictor 'gbdt' (known: renas, mlp)",
-           "unknown kind");
+    is_err(nl_predictor_kind_find("rf", &k), NL_ENOTFOUND,
+           "unknown predictor 'rf' (known: renas, mlp, gbdt, ensemble)", "unknown kind");
     ok(k == NULL, "unknown kind: *out is NULL");
 
     nl_pred_opts o;
     nl_pred_defaults("renas", &o);
-    ok(strcmp(o.encoding, "renas") == 0 && strcmp(o.loss, "pairwise") == 0 && o.epochs == 200 &&
+    ok(o.encoding == NULL && o.canonical == 1 && strcmp(o.loss, "pairwise") == 0 && o.epochs == 200 &&
            o.batch == 1024 && o.lr == 1e-3 && o.weight_decay == 0 && o.threads == 1,
-       "renas defaults: renas encoding, pairwise, 200 epochs, batch 1024, Adam 1e-3, wd 0");
+       "renas defaults: the space's encoding, canonical, pairwise, 200 epochs, batch 1024, Adam 1e-3, wd 0");
     nl_pred_defaults("mlp", &o);
     ok(strcmp(o.encoding, "onehot") == 0 && strcmp(o.loss, "mse") == 0 && o.epochs == 300 && o.batch == 128 &&
            o.lr == 1e-3 && o.hidden == 64 && o.layers == 2,
        "mlp defaults: onehot, mse, 300 epochs, batch 128, 2 x 64");
-    is_err(nl_pred_defaults("xgb", &o), NL_ENOTFOUND, "unknown predictor 'xgb' (known: renas, mlp)",
-           "defaults of an unknown kind");
+    is_err(nl_pred_defaults("xgb", &o), NL_ENOTFOUND,
+           "unknown predictor 'xgb' (known: renas, mlp, gbdt, ensemble)", "defaults of an unknown kind");
     nl_predictor *p = (nl_predictor *)1;
-    is_err(nl_predictor_new(&p, "gbdt", &nl_space_nb201, NULL), NL_ENOTFOUND,
-           "unknown predictor 'gbdt' (known: renas, mlp)", "new with an unknown kind");
+    is_err(nl_predictor_new(&p, "rf", &nl_space_nb201, NULL), NL_ENOTFOUND,
+           "unknown predictor 'rf' (known: renas, mlp, gbdt, ensemble)", "new with an unknown kind");
     ok(p == NULL, "failed new: *out is NULL");
     nl_predictor_free(NULL);
     ok(1, "nl_predictor_free(NULL) is a no-op");
@@ -337,6 +339,7 @@ static void test_learn(const char *kind, int epochs, const char *loss)
     o.threads = 2;
     o.seed = 7;
     o.loss = loss;
+    o.canonical = 0; /* the target counts convs on dead edges too */
     progress_log log = { 0, 0, 0, 0, 1 };
     o.progress = log_progress;
     o.progress_ud = &log;
@@ -486,7 +489,7 @@ static void test_nb101(void)
     char msg[1400];
     snprintf(msg, sizeof msg,
              "renas: checkpoint %s holds another kind, space or shape of predictor (param 'conv1.w' has shape "
-             "[38,19,3,3], network expects [38,31,3,3])",
+             "[38,19,3,3], network expects [38,35,3,3])",
              path);
     is_err(p3->kind->load(p3, path), NL_ESHAPE, msg, "nb101 file into an nb201 renas");
     ok(!p3->fitted, "failed load leaves the predictor unfitted");
@@ -516,7 +519,7 @@ static void test_errors(void)
     nl_pred_defaults("mlp", &o);
     o.encoding = "bogus";
     is_err(nl_predictor_new(&p, "mlp", sp, &o), NL_EINVAL,
-           "mlp: unknown nb201 encoding 'bogus' (known: onehot, path, renas)", "unknown encoding");
+           "mlp: unknown nb201 encoding 'bogus' (known: onehot, path, renas, renas_onehot)", "unknown encoding");
     nl_pred_defaults("renas", &o);
     o.encoding = "onehot";
     is_err(nl_predictor_new(&p, "renas", sp, &o), NL_EINVAL,

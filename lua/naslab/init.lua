@@ -45,4 +45,7 @@ function nl.repr(v, depth)
   return (repr(v, depth or 2))
 end
 
+-- nl.eval: the predictor evaluation harness (lua/naslab/eval.lua).
+nl.eval = require "naslab.eval"
+
 return nl

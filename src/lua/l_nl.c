@@ -4,6 +4,8 @@
  * top of the stack (see lnl.h). */
 #include "config.h"
 
+#include <time.h>
+
 #include "lua/host.h"
 #include "lua/lnl.h"
 
@@ -32,11 +34,23 @@ static const struct {
     { "predict", nl_open_predict },
 };
 
+/* nl.clock(): seconds on a monotonic clock, to time work in wall-clock
+ * terms (os.clock() counts the CPU time of every thread). */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 int nl_open_all(lua_State *L)
 {
     lua_newtable(L);
     lua_pushliteral(L, PACKAGE_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, l_clock);
+    lua_setfield(L, -2, "clock");
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         int top = lua_gettop(L);
         modules[i].open(L);

@@ -32,8 +32,9 @@ static lpred *checkpred(lua_State *L, int arg)
     return luaL_checkudata(L, arg, PREDICTOR_MT);
 }
 
-static const char *const KNOWN[] = { "seed", "threads", "encoding", "loss", "epochs", "batch", "lr", "weight_decay",
-                                     "hidden", "layers", "space", "progress", NULL };
+static const char *const KNOWN[] = { "seed",  "threads", "encoding", "loss",     "epochs",    "batch",
+                                     "lr",    "weight_decay", "hidden", "layers", "trees", "depth",
+                                     "min_leaf", "subsample", "members", "canonical", "space", "progress", NULL };
 
 static void optname(lua_State *L, int t, const char *key, char *buf, size_t cap)
 {
@@ -45,6 +46,34 @@ static void optname(lua_State *L, int t, const char *key, char *buf, size_t cap)
         memcpy(buf, s, n + 1);
     } else if (!lua_isnil(L, -1)) {
         luaL_argerror(L, t, lua_pushfstring(L, "%s must be a string", key));
+    }
+    lua_pop(L, 1);
+}
+
+/* opts.members: a list of 1..NL_PRED_MAXMEMBERS predictor names, stored
+ * as the registry's static names (nil: the kind's default). */
+static void checkmembers(lua_State *L, int t, nl_pred_opts *o)
+{
+    lua_getfield(L, t, "members");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1)) luaL_argerror(L, t, "members must be a list of predictor names");
+    lua_Integer n = luaL_len(L, -1);
+    if (n < 1 || n > NL_PRED_MAXMEMBERS)
+        luaL_argerror(L, t, lua_pushfstring(L, "members must list 1..%d predictor names, got %I", NL_PRED_MAXMEMBERS, n));
+    memset(o->members, 0, sizeof o->members);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, t, lua_pushfstring(L, "members[%I] must be a predictor name, got %s", i,
+                                                nl_lua_shown(L, -1)));
+        const nl_predictor_kind *k;
+        if (nl_predictor_kind_find(lua_tostring(L, -1), &k))
+            luaL_argerror(L, t, lua_pushfstring(L, "members[%I]: %s", i, nl_errmsg()));
+        o->members[i - 1] = k->name;
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
@@ -72,10 +101,30 @@ static int l_predictor(lua_State *L)
     u->opts.threads = (int)nl_lua_optint(L, t, "threads", 1, 64, u->opts.threads);
     u->opts.epochs = (int)nl_lua_optint(L, t, "epochs", 1, 1000000, u->opts.epochs);
     u->opts.batch = (int)nl_lua_optint(L, t, "batch", 0, 1 << 30, u->opts.batch);
-    u->opts.hidden = (int)nl_lua_optint(L, t, "hidden", 1, 1 << 20, u->opts.hidden > 0 ? u->opts.hidden : 64);
+    u->opts.hidden = (int)nl_lua_optint(L, t, "hidden", 1, 1 << 20, u->opts.hidden);
     u->opts.layers = (int)nl_lua_optint(L, t, "layers", 0, 64, u->opts.layers);
     u->opts.lr = nl_lua_optnum(L, t, "lr", u->opts.lr);
     u->opts.weight_decay = nl_lua_optnum(L, t, "weight_decay", u->opts.weight_decay);
+    u->opts.trees = (int)nl_lua_optint(L, t, "trees", 1, 100000, u->opts.trees);
+    u->opts.depth = (int)nl_lua_optint(L, t, "depth", 1, 16, u->opts.depth);
+    u->opts.min_leaf = (int)nl_lua_optint(L, t, "min_leaf", 1, 1 << 30, u->opts.min_leaf);
+    lua_getfield(L, t, "subsample");
+    if (!lua_isnil(L, -1)) {
+        double v = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(v > 0 && v <= 1))
+            return luaL_argerror(L, t, lua_pushfstring(L, "subsample must be a number in (0, 1], got %s",
+                                                       nl_lua_shown(L, -1)));
+        u->opts.subsample = v;
+    }
+    lua_pop(L, 1);
+    checkmembers(L, t, &u->opts);
+    lua_getfield(L, t, "canonical");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            return luaL_argerror(L, t, lua_pushfstring(L, "canonical must be a boolean, got %s", luaL_typename(L, -1)));
+        u->opts.canonical = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
     optname(L, t, "encoding", u->encoding, sizeof u->encoding);
     optname(L, t, "loss", u->loss, sizeof u->loss);
     u->opts.encoding = u->encoding[0] ? u->encoding : NULL;
@@ -107,6 +156,10 @@ static int progress(void *ud, const nl_progress *pr)
     lua_setfield(L, -2, "epoch");
     lua_pushinteger(L, pr->total);
     lua_setfield(L, -2, "epochs");
+    if (u->kind == &nl_pred_ensemble) {
+        lua_pushstring(L, pr->what);
+        lua_setfield(L, -2, "member");
+    }
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         u->failed = 1;
         return 1;
@@ -166,6 +219,9 @@ static int p_fit(lua_State *L)
     double *y = nl_lua_checknumbers(L, 3, &ny);
     if ((int64_t)ny != n)
         return luaL_argerror(L, 3, lua_pushfstring(L, "%d targets for %d architectures", (int)ny, (int)n));
+    for (size_t i = 0; i < ny; i++)
+        if (!isfinite(y[i]))
+            return luaL_argerror(L, 3, lua_pushfstring(L, "ys[%d] is %s", (int)i + 1, isnan(y[i]) ? "NaN" : "infinite"));
     if (!u->p) {
         int rc = nl_predictor_new(&u->p, u->kind->name, u->space, &u->opts);
         if (rc) return luaL_error(L, "%s", nl_errmsg());

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* predictor.c - the predictor registry, ReNAS's pairwise ranking loss, and
  * the body shared by the neural predictors (see predictor.h): option checks,
- * per-feature z-scores and target normalisation fitted on the training set,
- * the training loop (Adam over shuffled batches, model selection by training
- * Kendall tau), batched prediction, and save/load through nn/checkpoint. The
- * loss and the loop are written here: they are a few dozen lines over the nn
- * kernels, and no C library offers them. */
+ * canonical forms (the canonical option), per-feature z-scores and target
+ * normalisation fitted on the training set, the training loop (Adam over
+ * shuffled batches, model selection by training Kendall tau), batched
+ * prediction, and save/load through nn/checkpoint. The loss and the loop
+ * are written here: they are a few dozen lines over the nn kernels, and no
+ * C library offers them. */
 #include "predict/predictor.h"
 
 #include <math.h>
@@ -17,7 +18,8 @@
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 
-const nl_predictor_kind *const nl_predictor_kinds[] = { &nl_pred_renas, &nl_pred_mlp, NULL };
+const nl_predictor_kind *const nl_predictor_kinds[] = { &nl_pred_renas, &nl_pred_mlp, &nl_pred_gbdt,
+                                                          &nl_pred_ensemble, NULL };
 
 int nl_predictor_kind_find(const char *name, const nl_predictor_kind **out)
 {
@@ -362,6 +364,17 @@ static void fit_targets(nl_pred_nn *q, const double *y, int64_t n, double *t)
     for (int64_t i = 0; i < n; i++) t[i] = (y[i] - shift) / scale;
 }
 
+/* archs[0..n) as the predictor sees them: with the canonical option on and
+ * a space that has canonical forms, those forms written into buf (n archs);
+ * otherwise archs itself. */
+static const nl_arch *seen_archs(const nl_predictor *p, const nl_arch *archs, int64_t n, nl_arch *buf)
+{
+    if (!p->opts.canonical || !p->space->canonical) return archs;
+    for (int64_t i = 0; i < n; i++)
+        if (p->space->canonical(&archs[i], &buf[i])) buf[i] = archs[i]; /* encoding names the bad op */
+    return buf;
+}
+
 /* One epoch over the shuffled training set; *tau gets the mean over its
  * batches of the tau-a of the training-mode scores (ReNAS's right_pair). */
 static int fit_epoch(nl_pred_nn *q, fit_mem *m, int64_t n, int64_t batch, int epoch, double *loss_out,
@@ -438,7 +451,14 @@ int nl_pred_nn_fit(nl_predictor *p, const nl_arch *archs, const double *y, int64
     }
     /* Encoding is the last check (an op out of range): until it passes,
      * an earlier fit stays in place. */
-    if ((rc = nl_space_encode_batch(p->space, archs, n, o->encoding, m.x))) {
+    nl_arch *cbuf = o->canonical ? nl_malloc((size_t)n * sizeof *cbuf) : NULL;
+    if (o->canonical && !cbuf) {
+        fit_mem_free(&m);
+        return NL_ENOMEM;
+    }
+    rc = nl_space_encode_batch(p->space, seen_archs(p, archs, n, cbuf), n, o->encoding, m.x);
+    nl_free(cbuf);
+    if (rc) {
         fit_mem_free(&m);
         return nl_err_context(rc, "%s", kn);
     }
@@ -512,23 +532,33 @@ int nl_pred_nn_predict(nl_predictor *p, const nl_arch *archs, int64_t n, double 
     int rc = check_archs(p, archs, n);
     if (rc) return rc;
     const float *mean = nl_tensor_data(q->mean), *scale = nl_tensor_data(q->scale);
+    nl_arch *cbuf = NULL;
+    if (p->opts.canonical &&
+        !(cbuf = nl_malloc((size_t)(n < q->predict_rows ? n : q->predict_rows) * sizeof *cbuf)))
+        return NL_ENOMEM;
     for (int64_t c0 = 0; c0 < n; c0 += q->predict_rows) {
         int64_t bn = n - c0 < q->predict_rows ? n - c0 : q->predict_rows;
         int64_t xs[5] = { bn, 0, 0, 0, 0 };
         for (int d = 0; d < q->ndim; d++) xs[d + 1] = q->shape[d];
-        if ((rc = nl_pred_view(&q->xfull, &q->xv, q->ndim + 1, xs))) return rc;
+        if ((rc = nl_pred_view(&q->xfull, &q->xv, q->ndim + 1, xs))) break;
         float *xd = nl_tensor_data(q->xv);
-        if ((rc = nl_space_encode_batch(p->space, archs + c0, bn, p->opts.encoding, xd)))
-            return nl_err_context(rc, "%s", kn);
+        if ((rc = nl_space_encode_batch(p->space, seen_archs(p, archs + c0, bn, cbuf), bn, p->opts.encoding, xd))) {
+            rc = nl_err_context(rc, "%s", kn);
+            break;
+        }
         zscore_apply(xd, bn, q->numel, mean, scale);
         const nl_tensor *o;
-        if ((rc = q->net->vt->forward(q->net, q->ctx, q->xv, 0, &o))) return nl_err_context(rc, "%s", kn);
+        if ((rc = q->net->vt->forward(q->net, q->ctx, q->xv, 0, &o))) {
+            rc = nl_err_context(rc, "%s", kn);
+            break;
+        }
         const float *od = nl_tensor_data(o);
         for (int64_t r = 0; r < bn; r++)
             out[c0 + r] = q->pairwise ? (double)od[r] : (double)od[r] * q->y_scale + q->y_shift;
-        if ((rc = nl_progress_report(NULL, NULL, "predict", c0 + bn, n))) return rc;
+        if ((rc = nl_progress_report(NULL, NULL, "predict", c0 + bn, n))) break;
     }
-    return 0;
+    nl_free(cbuf);
+    return rc;
 }
 
 /* ------------------------------------------------------------ save, load */
@@ -565,6 +595,7 @@ int nl_pred_nn_save(const nl_predictor *p, const char *path)
         (rc = nl_ckpt_extra_set_str(&e, "space", p->space->name)) ||
         (rc = nl_ckpt_extra_set_str(&e, "encoding", o->encoding)) ||
         (rc = nl_ckpt_extra_set_str(&e, "loss", o->loss)) ||
+        (rc = nl_ckpt_extra_set_int(&e, "canonical", o->canonical)) ||
         (rc = nl_ckpt_extra_set_int(&e, "seed", (int64_t)o->seed)) ||
         (rc = nl_ckpt_extra_set_int(&e, "threads", o->threads)) ||
         (rc = nl_ckpt_extra_set_int(&e, "epochs", o->epochs)) ||
@@ -651,6 +682,9 @@ int nl_pred_nn_load(nl_predictor *p, const char *path)
         rc = nl_err(NL_EFORMAT, "%s: checkpoint %s: %s", kn, path, nl_errmsg());
         goto out;
     }
+    /* Files from before the canonical option fitted the archs as given. */
+    int64_t canonical = 0;
+    if (nl_ckpt_extra_get_int(&e, "canonical", &canonical)) canonical = 0;
     int pairwise = strcmp(loss, "pairwise") == 0;
     if (!pairwise && strcmp(loss, "mse") != 0) {
         rc = nl_err(NL_EFORMAT, "%s: checkpoint %s: unknown loss '%s'", kn, path, loss);
@@ -669,6 +703,7 @@ int nl_pred_nn_load(nl_predictor *p, const char *path)
     scale = NULL;
     q->pairwise = pairwise;
     p->opts.loss = pairwise ? "pairwise" : "mse";
+    p->opts.canonical = canonical != 0;
     p->opts.seed = (uint64_t)seed;
     p->opts.epochs = (int)epochs;
     p->opts.batch = (int)batch;

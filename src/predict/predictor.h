@@ -17,6 +17,8 @@
 #include "nn/nn.h"
 #include "space/space.h"
 
+enum { NL_PRED_MAXMEMBERS = 8 }; /* ensemble: most member kinds */
+
 /* Options of every kind; a kind reads the fields it knows. Fill with
  * nl_pred_defaults(kind, &o) and change what differs. */
 typedef struct nl_pred_opts {
@@ -24,11 +26,20 @@ typedef struct nl_pred_opts {
     int threads;          /* nn ctx workers (1..64), read once by create */
     const char *encoding; /* "onehot", "path", "renas" (kind default when NULL) */
     const char *loss;     /* "mse" or "pairwise" (kind default when NULL) */
+    int canonical;        /* neural kinds: 1 = fit and predict on each arch's canonical form
+                           * (nl_space.canonical), so equivalent archs score the same */
     int epochs;
     int batch;            /* examples per step; 0 = the whole training set */
     double lr, weight_decay;
     int hidden;           /* mlp: width of each hidden layer */
     int layers;           /* mlp: number of hidden layers */
+    int trees;            /* gbdt: boosting rounds */
+    int depth;            /* gbdt: largest tree depth (1: stumps) */
+    int min_leaf;         /* gbdt: fewest sampled training rows in a leaf */
+    double subsample;     /* gbdt: fraction of the rows drawn for each tree, in (0, 1] */
+    /* ensemble: member kinds, NULL-terminated (all NULL: renas, mlp, gbdt);
+     * create resolves them to the registry's static names. */
+    const char *members[NL_PRED_MAXMEMBERS + 1];
     nl_progress_fn progress; /* called once per epoch (what "fit", done, total) */
     void *progress_ud;
 } nl_pred_opts;
@@ -71,10 +82,10 @@ struct nl_predictor {
     int fitted;
 };
 
-/* The registry: NULL-terminated ("renas", "mlp"). */
+/* The registry: NULL-terminated ("renas", "mlp", "gbdt", "ensemble"). */
 extern const nl_predictor_kind *const nl_predictor_kinds[];
 /* Look a kind up by name into *out: NL_ENOTFOUND "unknown predictor 'x'
- * (known: renas, mlp)" when unknown (*out is then NULL). */
+ * (known: renas, mlp, gbdt, ensemble)" when unknown (*out is then NULL). */
 int nl_predictor_kind_find(const char *name, const nl_predictor_kind **out);
 /* Fill *o with the defaults of kind `name`; NL_ENOTFOUND as
  * nl_predictor_kind_find for an unknown kind (*o is then zeroed). */
@@ -95,6 +106,17 @@ void nl_predictor_free(nl_predictor *p);
  * pairs (each stands for two equal terms), so it costs O(n^2). NL_EINVAL
  * for n < 2. */
 int nl_pairwise_loss(double *loss, double *ds, const double *s, const double *y, int64_t n);
+
+/* The tree and ensemble kinds (gbdt.c, ensemble.c; their headers' opening
+ * comments say what they compute). */
+extern const nl_predictor_kind nl_pred_gbdt, nl_pred_ensemble;
+
+/* Gradient and diagonal Hessian of the pairwise ranking loss summed over
+ * the n(n-1)/2 unordered pairs, i.e. of L * n(n-1)/2 for nl_pairwise_loss's
+ * L: g[i] * 2/(n(n-1)) is its ds[i]. Overwrites g[0..n) and h[0..n); O(n^2),
+ * checking for Ctrl-C every 256 rows (NL_EINTR). gbdt's pairwise boosting
+ * takes its Newton steps on these. NL_EINVAL for n < 2. */
+int nl_pairwise_grad_hess(double *g, double *h, const double *s, const double *y, int64_t n);
 
 /* ================================================================
  * For predictor kinds only (renas.c, mlp.c): the shared body of the neural
@@ -139,7 +161,7 @@ extern const nl_predictor_kind nl_pred_renas, nl_pred_mlp;
  * shape and ctx: kind k, space sp, options o copied with a NULL encoding or
  * loss replaced by def_encoding / def_loss and both resolved to static
  * strings. NL_EINVAL naming the option ("mlp: epochs must be >= 1 (got 0)",
- * "mlp: unknown nb201 encoding 'x' (known: onehot, path, renas)", "mlp:
+ * "mlp: unknown nb201 encoding 'x' (known: onehot, path, renas, renas_onehot)", "mlp:
  * unknown loss 'x' (known: mse, pairwise)", "mlp: batch must be 0 (the whole
  * training set) or >= 2 (got 1)", "mlp: lr must be finite and >= 0 (got
  * -1)", "mlp: weight_decay must be finite and >= 0 (got -1)", "mlp: threads

@@ -11,7 +11,18 @@
  * optimizer.step() at the start of every epoch is dropped (it only repeats
  * the previous gradient); the best tau starts at -inf instead of 0, so a run
  * whose tau never rises above 0 keeps its best epoch rather than the
- * untrained weights; weight decay, when asked for, skips BN and biases. */
+ * untrained weights; weight decay, when asked for, skips BN and biases.
+ *
+ * Two input choices differ from ReNAS by default (options restore it:
+ * canonical = 0, encoding = "renas"), both measured on NB201 c10_test with
+ * 156 training cells (bench/predictor_eval.lua, BENCHMARKS.md):
+ *  - archs are fitted and scored in their canonical form (dead edges made
+ *    `none`, NB201's node 1/2 swap), so the many equivalent NB201 cells get
+ *    one input instead of inputs that differ by convs that compute nothing;
+ *  - where the space has a "renas_onehot" encoding (nb201) it is the
+ *    default: op types as five 0/1 channels instead of the ordinal codes
+ *    1..5 of the type matrix, which tell the network that avg_pool_3x3 lies
+ *    beyond nor_conv_3x3. nb101 keeps its 19x7x7 "renas" tensor. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,7 +261,8 @@ static void renas_defaults(nl_pred_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->threads = 1;
-    o->encoding = "renas";
+    o->encoding = NULL; /* the space's: renas_onehot where it exists, else renas */
+    o->canonical = 1;
     o->loss = "pairwise";
     o->epochs = 200;
     o->batch = 1024;
@@ -262,7 +274,10 @@ static int renas_create(nl_predictor **out, const nl_space *sp, const nl_pred_op
     *out = NULL;
     nl_pred_nn *q = nl_calloc(1, sizeof *q);
     if (!q) return NL_ENOMEM;
-    int rc = nl_pred_nn_init(q, &nl_pred_renas, sp, o, "renas", "pairwise");
+    const char *def = "renas";
+    for (int i = 0; sp && sp->encodings && sp->encodings[i]; i++)
+        if (strcmp(sp->encodings[i], "renas_onehot") == 0) def = "renas_onehot";
+    int rc = nl_pred_nn_init(q, &nl_pred_renas, sp, o, def, "pairwise");
     if (!rc && q->ndim != 3)
         rc = nl_err(NL_EINVAL,
                     "renas: encoding '%s' of %s has %d dimension%s; renas needs a (channels, height, width) "

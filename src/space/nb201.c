@@ -279,7 +279,7 @@ static int cost(const nl_arch *a, const nl_net_opts *o, int64_t *params, int64_t
 
 /* ---------------------------------------------------------------- encodings */
 
-static const char *const encodings[] = { "onehot", "path", "renas", NULL };
+static const char *const encodings[] = { "onehot", "path", "renas", "renas_onehot", NULL };
 
 static int encode_shape(const char *kind, int *ndim, int64_t shape[4])
 {
@@ -294,11 +294,31 @@ static int encode_shape(const char *kind, int *ndim, int64_t shape[4])
         shape[0] = 31;
         shape[1] = 4;
         shape[2] = 4;
+    } else if (kind && strcmp(kind, "renas_onehot") == 0) {
+        *ndim = 3;
+        shape[0] = 35;
+        shape[1] = 4;
+        shape[2] = 4;
     } else {
-        return nl_err(NL_ENOTFOUND, "unknown nb201 encoding '%s' (known: onehot, path, renas)",
+        return nl_err(NL_ENOTFOUND, "unknown nb201 encoding '%s' (known: onehot, path, renas, renas_onehot)",
                       kind ? kind : "(null)");
     }
     return 0;
+}
+
+/* The 30 FLOPs and params matrices of the renas tensors, from `out` on. */
+static void renas_costs(const uint8_t *op, float *out)
+{
+    for (int c = 0; c < 15; c++) {
+        int64_t C = 16 << (c / 5), H = 32 >> (c / 5);
+        float *F = out + 2 * c * 16, *P = F + 16;
+        for (int e = 0; e < 6; e++) {
+            int64_t ep, ef;
+            edge_cost(op[e], C, H, &ep, &ef);
+            F[edge_from[e] * 4 + edge_to[e]] = (float)ef;
+            P[edge_from[e] * 4 + edge_to[e]] = (float)ep;
+        }
+    }
 }
 
 static int encode(const nl_arch *a, const char *kind, float *out)
@@ -318,16 +338,11 @@ static int encode(const nl_arch *a, const char *kind, float *out)
     } else if (kind && strcmp(kind, "renas") == 0) {
         memset(out, 0, 31 * 16 * sizeof *out);
         for (int e = 0; e < 6; e++) out[edge_from[e] * 4 + edge_to[e]] = (float)(op[e] + 1);
-        for (int c = 0; c < 15; c++) {
-            int64_t C = 16 << (c / 5), H = 32 >> (c / 5);
-            float *F = out + (1 + 2 * c) * 16, *P = F + 16;
-            for (int e = 0; e < 6; e++) {
-                int64_t ep, ef;
-                edge_cost(op[e], C, H, &ep, &ef);
-                F[edge_from[e] * 4 + edge_to[e]] = (float)ef;
-                P[edge_from[e] * 4 + edge_to[e]] = (float)ep;
-            }
-        }
+        renas_costs(op, out + 16);
+    } else if (kind && strcmp(kind, "renas_onehot") == 0) {
+        memset(out, 0, 35 * 16 * sizeof *out);
+        for (int e = 0; e < 6; e++) out[op[e] * 16 + edge_from[e] * 4 + edge_to[e]] = 1.0f;
+        renas_costs(op, out + 5 * 16);
     } else {
         int nd;
         int64_t sh[4];

@@ -43,7 +43,13 @@
  *    op in that cell and a params matrix P_c[j][i] = its parameters, in the
  *    order [T, F_1, P_1, ..., F_15, P_15]. Raw counts, as ReNAS feeds them to
  *    its per-feature standardisation (NAR instead divides by 1e7 and 1e5);
- *    nb101's 19x7x7 tensor follows the same convention. */
+ *    nb101's 19x7x7 tensor follows the same convention.
+ *  - "renas_onehot" [35,4,4]: "renas" with the ordinal type matrix replaced
+ *    by five 0/1 matrices, one per op in the official order: channel k has
+ *    a 1 at [j][i] when edge i<-j carries op k (none included, so a none
+ *    edge still differs from "no edge"); then the same 30 FLOPs and params
+ *    matrices. Op types are categories: the codes 1..5 of "renas" tell a
+ *    network that avg_pool_3x3 lies beyond nor_conv_3x3. */
 #ifndef NL_NB201_H
 #define NL_NB201_H
 

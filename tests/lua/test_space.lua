@@ -16,7 +16,7 @@ t.is(sp:name(), "nb201", "name")
 t.is(sp:size(), 15625, "size")
 t.ok(math.type(sp:size()) == "integer", "size is an integer")
 t.ok(sp == nl.space("nb201"), "spaces compare equal")
-t.is(table.concat(sp:encodings(), ","), "onehot,path,renas", "encodings")
+t.is(table.concat(sp:encodings(), ","), "onehot,path,renas,renas_onehot", "encodings")
 
 -- text ------------------------------------------------------------------
 local readme = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -105,8 +105,13 @@ local rn = a:encode("renas")
 t.is(table.concat(rn:shape(), "x"), "31x4x4", "renas shape")
 t.is(rn:get(1, 1, 2), 4.0, "T[0][1] = nor_conv_3x3 + 1")
 t.is(rn:get(2, 1, 2), 2359296, "F_1[0][1] = 2,359,296 MACs (raw count)")
+local ro = a:encode("renas_onehot")
+t.is(table.concat(ro:shape(), "x"), "35x4x4", "renas_onehot shape")
+t.is(ro:get(4, 1, 2), 1.0, "channel of nor_conv_3x3 (op 3) marks edge 1<-0")
+t.is(ro:get(6, 1, 2), 2359296, "then the cost channels of renas")
 t.error_is(function() a:encode("bogus") end,
-  "bad argument #1 to 'encode' (unknown nb201 encoding 'bogus' (known: onehot, path, renas))", "unknown encoding")
+  "bad argument #1 to 'encode' (unknown nb201 encoding 'bogus' (known: onehot, path, renas, renas_onehot))",
+  "unknown encoding")
 local all = {}
 for c in sp:iter() do all[#all + 1] = c end
 local big = sp:encode(all, "onehot")
