@@ -20,6 +20,44 @@
 
 static lua_State *volatile running_L; /* the state of the chunk now running */
 
+/* Lab mode (nl_host_new_lab): a memory cap on the Lua heap and an
+ * instruction budget per top-level call. */
+static struct {
+    int on;
+    size_t limit, used;     /* bytes of Lua heap allowed / in use */
+    long long budget, used_steps;
+    int hit_memory;
+} lab;
+
+#define LAB_STEP 1000 /* instructions between budget checks */
+
+static void *lab_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        lab.used -= old;
+        return NULL;
+    }
+    if (nsize > old && lab.used + (nsize - old) > lab.limit) {
+        lab.hit_memory = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) lab.used = lab.used - old + nsize;
+    return p;
+}
+
+static void lab_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lab.used_steps += LAB_STEP;
+    if (lab.used_steps > lab.budget)
+        luaL_error(L, "lab: the instruction budget of %I instructions is used up (--lab-steps)",
+                   (lua_Integer)lab.budget);
+}
+
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -27,12 +65,25 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted!");
 }
 
-static void on_sigint(int sig)
+static volatile sig_atomic_t sigints;
+
+void nl_host_interrupt(void)
 {
-    (void)sig;
     nl_interrupt_request();
     lua_State *L = running_L;
     if (L) lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+unsigned nl_host_sigints(void)
+{
+    return (unsigned)sigints;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    sigints++;
+    nl_host_interrupt();
 }
 
 void nl_host_catch_sigint(lua_State *L)
@@ -65,9 +116,20 @@ int nl_host_pcall(lua_State *L, int narg, int nres)
     nl_interrupt_clear();
     lua_State *prev = running_L;
     running_L = L;
+    if (lab.on && !prev) {
+        lab.used_steps = 0;
+        lab.hit_memory = 0;
+        lua_sethook(L, lab_hook, LUA_MASKCOUNT, LAB_STEP);
+    }
     int status = lua_pcall(L, narg, nres, base);
     running_L = prev;
     lua_sethook(L, NULL, 0, 0);
+    if (lab.on && prev) lua_sethook(L, lab_hook, LUA_MASKCOUNT, LAB_STEP);
+    if (status == LUA_ERRMEM && lab.on && lab.hit_memory) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "lab: the memory limit of %d MiB for Lua is reached (--lab-mem)",
+                        (int)(lab.limit >> 20));
+    }
     lua_remove(L, base);
     return status;
 }
@@ -177,6 +239,53 @@ lua_State *nl_host_new(void)
         lua_close(L);
         return NULL;
     }
+    return L;
+}
+
+/* The lab's sandbox, run in protected mode on a finished state: no io
+ * (io.write stays), no debug, no os.execute/exit/remove/rename/tmpname, no C
+ * modules (package.loadlib, cpath, the C searchers), and only text chunks. */
+static const char SANDBOX[] =
+    "local write = io.write\n"
+    "io = { write = write }\n"
+    "package.loaded.io = io\n"
+    "debug = nil; package.loaded.debug = nil\n"
+    "for _, k in ipairs { 'execute', 'exit', 'remove', 'rename', 'tmpname' } do os[k] = nil end\n"
+    "package.loadlib = nil; package.cpath = ''\n"
+    "package.searchers[3] = nil; package.searchers[4] = nil\n"
+    "local load, loadfile = load, loadfile\n"
+    "_G.load = function(chunk, name, mode, env) return load(chunk, name, 't', env) end\n"
+    "_G.loadfile = function(file, mode, env) return loadfile(file, 't', env) end\n"
+    "_G.dofile = function(file) local f = assert(loadfile(file, 't')) return f() end\n";
+
+static int lab_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "naslab: unprotected error: %s\n", msg ? msg : "?");
+    return 0; /* abort */
+}
+
+lua_State *nl_host_new_lab(size_t mem_bytes, long long steps)
+{
+    lab.on = 0;
+    lab.used = 0;
+    lab.limit = (size_t)-1;
+    lua_State *L = lua_newstate(lab_alloc, NULL);
+    if (!L) {
+        fprintf(stderr, "naslab: cannot create a Lua state (out of memory)\n");
+        return NULL;
+    }
+    lua_atpanic(L, lab_panic);
+    lua_pushcfunction(L, setup);
+    if (nl_host_pcall(L, 0, 0) != LUA_OK ||
+        luaL_loadbuffer(L, SANDBOX, sizeof SANDBOX - 1, "=sandbox") != LUA_OK || nl_host_pcall(L, 0, 0) != LUA_OK) {
+        nl_host_report(L);
+        lua_close(L);
+        return NULL;
+    }
+    lab.limit = lab.used + mem_bytes; /* the library's own tables do not count */
+    lab.budget = steps;
+    lab.on = 1;
     return L;
 }
 

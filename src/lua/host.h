@@ -12,6 +12,14 @@
  * loaded onto it. NULL if the state could not be made (message on stderr). */
 lua_State *nl_host_new(void);
 void nl_host_close(lua_State *L);
+/* The same in lab mode, for scripts handed out in teaching: a sandbox (no
+ * io except io.write, no debug, no os.execute/exit/remove/rename/tmpname, no
+ * C modules, text chunks only), at most mem_bytes of Lua heap beyond the
+ * library's own, and at most `steps` Lua instructions per top-level call
+ * (a script, a chunk, a prompt entry). Hitting a limit raises an error that
+ * names it. One lab state per process. Memory that C primitives allocate
+ * (tensors, networks) is not counted. */
+lua_State *nl_host_new_lab(size_t mem_bytes, long long steps);
 
 /* Build the `nl` table (l_nl.c) and leave it on the stack. */
 int nl_open_all(lua_State *L);
@@ -20,6 +28,12 @@ int nl_open_all(lua_State *L);
  * error "interrupted!"; at any time it sets the core interrupt flag
  * (nl_interrupted()) that C loops and the prompt check. */
 void nl_host_catch_sigint(lua_State *L);
+/* What the SIGINT handler does, callable from another thread (and from a
+ * signal handler): stop the running chunk and C loops. */
+void nl_host_interrupt(void);
+/* How many SIGINTs the handler has seen (the workbench notices Ctrl-C even
+ * when the job that it stopped has already cleared the flag). */
+unsigned nl_host_sigints(void);
 
 /* Call the function below `narg` arguments on the stack under the traceback
  * handler (lua_pcall semantics). On error the message, with traceback, is left

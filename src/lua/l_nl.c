@@ -18,6 +18,8 @@ int nl_open_bench(lua_State *L);
 int nl_open_data(lua_State *L);
 int nl_open_train(lua_State *L);
 int nl_open_predict(lua_State *L);
+int nl_open_event(lua_State *L);
+int nl_open_plot(lua_State *L);
 
 static const struct {
     const char *name;
@@ -32,6 +34,8 @@ static const struct {
     { "data", nl_open_data },
     { "train", nl_open_train },
     { "predict", nl_open_predict },
+    { "event", nl_open_event },
+    { "plot", nl_open_plot },
 };
 
 /* nl.clock(): seconds on a monotonic clock, to time work in wall-clock

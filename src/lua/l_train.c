@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "lua/l_space.h"
 #include "lua/lnl.h"
 #include "nn/checkpoint.h"
@@ -66,10 +67,31 @@ typedef struct lprogress {
     int failed; /* the function raised: its message is at the top of the stack */
 } lprogress;
 
+/* Every training event goes to the event stream (the workbench's charts, the
+ * run directory), then to the Lua progress function when there is one. */
+static void publish(const nl_train_event *ev)
+{
+    nl_event *e = nl_event_new(ev->name);
+    if (!e) return;
+    int rc = nl_event_num(e, "epoch", ev->epoch);
+    if (!rc) rc = nl_event_num(e, "epochs", ev->epochs);
+    if (!rc) rc = nl_event_num(e, "step", (double)ev->step);
+    if (!rc) rc = nl_event_num(e, "steps", (double)ev->steps);
+    if (!rc) rc = nl_event_num(e, "loss", ev->loss);
+    if (!rc) rc = nl_event_num(e, "acc", ev->acc);
+    if (!rc && !isnan(ev->test_acc)) rc = nl_event_num(e, "test_acc", ev->test_acc);
+    if (!rc) rc = nl_event_num(e, "lr", ev->lr);
+    if (!rc) rc = nl_event_num(e, "images_per_s", ev->images_per_s);
+    if (!rc) rc = nl_event_num(e, "seconds", ev->seconds);
+    if (!rc) nl_event_emit(e);
+    nl_event_free(e);
+}
+
 static int on_event(void *ud, const nl_train_event *ev)
 {
     lprogress *p = ud;
     lua_State *L = p->L;
+    publish(ev);
     if (!p->fn) return 0;
     lua_pushvalue(L, p->fn);
     lua_createtable(L, 0, 10);
@@ -137,11 +159,11 @@ static void train_opts(lua_State *L, int t, nl_train_opts *o, lprogress *p)
         if (!lua_isfunction(L, -1))
             luaL_argerror(L, t, lua_pushfstring(L, "progress must be a function, got %s", luaL_typename(L, -1)));
         p->fn = lua_gettop(L);
-        o->on_event = on_event;
-        o->ud = p;
     } else {
         lua_pop(L, 1);
     }
+    o->on_event = on_event;
+    o->ud = p;
 }
 
 static int default_threads(void)

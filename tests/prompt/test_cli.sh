@@ -7,6 +7,12 @@
 [ $rc -eq 0 ] && grep -qx 'naslab 0\.1\.0' "$tmp/out"; ok $? "--version"
 "$NASLAB" --help >"$tmp/out"; rc=$?
 [ $rc -eq 0 ] && grep -q '^usage: naslab' "$tmp/out"; ok $? "--help"
+# --help and the manual page list the same options
+missing=""
+for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/out" | sort -u); do
+    grep -q -- "$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$top_srcdir/man/naslab.1" || missing="$missing $o"
+done
+[ -z "$missing" ]; ok $? "every option of --help is in naslab(1)${missing:+ (missing:$missing)}"
 "$NASLAB" --bogus >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "unknown option '--bogus'" "$tmp/err"; ok $? "unknown long option: exit 2, named"
 "$NASLAB" -x 2>"$tmp/err"; rc=$?

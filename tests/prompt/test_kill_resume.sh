@@ -30,7 +30,10 @@ wait_for "$tmp/b.err" "^epoch 2"
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ -f "$tmp/b.ckpt" ]; ok $? "the killed run left a checkpoint"
-ls "$tmp" | grep -q 'b.ckpt.tmp'; [ $? -ne 0 ]; ok $? "and no temporary file beside it"
+# A kill that lands inside a write can leave b.ckpt.tmp.PID (nothing can
+# clean up after SIGKILL); the checkpoint itself is replaced by rename only,
+# so it is always whole: the resume below reads it.
+[ -s "$tmp/b.ckpt" ]; ok $? "the checkpoint is not empty"
 "$NASLAB" "$tmp/run.lua" "$tmp/b.ckpt" >"$tmp/b.out" 2>"$tmp/b2.err"; rc=$?
 ok $rc "the same command resumes"
 [ "$(head -1 "$tmp/b2.err")" != "epoch 1" ]; ok $? "from where it stopped (first event: $(head -1 "$tmp/b2.err"))"

@@ -64,7 +64,7 @@ grep -q 'interrupted!' "$tmp/err"; ok $? "SIGINT stops a C loop with 'interrupte
 if command -v script >/dev/null 2>&1; then
     mkdir -p "$tmp/state"
     printf 'nl.vers\t\nr = nl.rng(3)\nr:perm\t(3)\n' |
-        XDG_STATE_HOME="$tmp/state" TERM=xterm timeout 60 script -qec "$NASLAB" /dev/null >"$tmp/tty" 2>&1
+        XDG_STATE_HOME="$tmp/state" TERM=xterm timeout 60 script -qec "$NASLAB --plain" /dev/null >"$tmp/tty" 2>&1
     tr -d '\r' <"$tmp/tty" >"$tmp/tty2"
     grep -q 'nl> nl.version$' "$tmp/tty2"; ok $? "Tab completes a table field (nl.vers -> nl.version)"
     grep -q '0\.1\.0' "$tmp/tty2"; ok $? "the completed line runs"
@@ -76,7 +76,7 @@ if command -v script >/dev/null 2>&1; then
     (printf 'abc'; sleep 1.5; printf '\003'; sleep 0.3; printf 'for i = 1, 3 do\n'; sleep 0.3
      printf '\003'; sleep 0.3; printf 'while true do end\n'; sleep 1; printf '\003'; sleep 0.3
      printf 'nl.version .. "!"\n'; sleep 0.3) |
-        XDG_STATE_HOME="$tmp/state" TERM=xterm timeout 60 script -qec "$NASLAB" /dev/null >"$tmp/tty" 2>&1
+        XDG_STATE_HOME="$tmp/state" TERM=xterm timeout 60 script -qec "$NASLAB --plain" /dev/null >"$tmp/tty" 2>&1
     tr -d '\r' <"$tmp/tty" | sed 's/\x1b\[?2004[hl]//g' >"$tmp/tty2"
     grep -q '^nl> abc^C$' "$tmp/tty2"; ok $? "Ctrl-C at the prompt clears the line"
     grep -q '^\.\.> ^C$' "$tmp/tty2"; ok $? "Ctrl-C at a continuation line drops the chunk"
