@@ -5,8 +5,11 @@
  * Debian's /usr/bin/python3 on bench/conv_torch.py in the same run. Prints
  * milliseconds per call, GFLOP/s (2 flops per multiply-add; backward counts
  * two products like the forward) and the time ratio torch / naslab (above 1
- * means naslab is faster). Also prints OpenBLAS SGEMM GFLOP/s on a 1024^3
- * product with 1 and 2 BLAS threads for reference.
+ * means naslab is faster). naslab runs twice: with the kernels the ctx
+ * picks (the AVX-512 direct convolution when the CPU has it and the shape
+ * suits it) and forced onto the portable path (im2col + OpenBLAS sgemm,
+ * NL_NN_SIMD_NONE). Also prints OpenBLAS SGEMM GFLOP/s on a 1024^3 product
+ * with 1 and 2 BLAS threads for reference.
  *
  * Usage: bench_conv [SCRIPT [THREADS [REPS]]]   (defaults: the source tree's
  * bench/conv_torch.py, 2, 10) */
@@ -23,6 +26,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "nn/ctx.h"
 #include "nn/nn.h"
 #include "benchutil.h"
 
@@ -35,15 +39,16 @@
 typedef struct cfg {
     int n, c, h, k, s, p;
     double fwd, fb;       /* ours, seconds per call */
+    double pfwd, pfb;     /* ours on the portable path */
     double tfwd, tfb;     /* torch */
 } cfg;
 
 static cfg cfgs[] = {
-    { 128, 16, 32, 3, 1, 1, 0, 0, 0, 0 },
-    { 128, 32, 16, 3, 1, 1, 0, 0, 0, 0 },
-    { 128, 64, 8, 3, 1, 1, 0, 0, 0, 0 },
-    { 128, 16, 32, 1, 1, 0, 0, 0, 0, 0 },
-    { 128, 64, 8, 1, 1, 0, 0, 0, 0, 0 },
+    { 128, 16, 32, 3, 1, 1, 0, 0, 0, 0, 0, 0 },
+    { 128, 32, 16, 3, 1, 1, 0, 0, 0, 0, 0, 0 },
+    { 128, 64, 8, 3, 1, 1, 0, 0, 0, 0, 0, 0 },
+    { 128, 16, 32, 1, 1, 0, 0, 0, 0, 0, 0, 0 },
+    { 128, 64, 8, 1, 1, 0, 0, 0, 0, 0, 0, 0 },
 };
 #define NCFG ((int)(sizeof cfgs / sizeof cfgs[0]))
 
@@ -63,7 +68,7 @@ static nl_tensor *randt(nl_rng *r, int64_t a, int64_t b, int64_t c, int64_t d)
     return t;
 }
 
-static void run_ours(nl_nn_ctx *ctx, cfg *c, int reps, nl_rng *r)
+static void run_ours(nl_nn_ctx *ctx, cfg *c, int reps, nl_rng *r, double *fwd, double *fb)
 {
     int ho = (c->h + 2 * c->p - c->k) / c->s + 1;
     nl_tensor *x = randt(r, c->n, c->c, c->h, c->h), *w = randt(r, c->c, c->c, c->k, c->k);
@@ -85,9 +90,9 @@ static void run_ours(nl_nn_ctx *ctx, cfg *c, int reps, nl_rng *r)
             if (round && t < best) best = t;
         }
         if (mode)
-            c->fb = best;
+            *fb = best;
         else
-            c->fwd = best;
+            *fwd = best;
     }
     nl_tensor_free(x);
     nl_tensor_free(w);
@@ -167,33 +172,41 @@ int main(int argc, char **argv)
     if (!ctx) die("ctx");
     nl_rng r;
     nl_rng_seed(&r, 42);
-    for (int i = 0; i < NCFG; i++) run_ours(ctx, &cfgs[i], reps, &r);
+    for (int i = 0; i < NCFG; i++) run_ours(ctx, &cfgs[i], reps, &r, &cfgs[i].fwd, &cfgs[i].fb);
+    const char *kern = nl_nn_ctx_avx512(ctx) ? "AVX-512 direct" : "portable";
+    nl_nn_ctx_set_simd(ctx, NL_NN_SIMD_NONE);
+    for (int i = 0; i < NCFG; i++) run_ours(ctx, &cfgs[i], reps, &r, &cfgs[i].pfwd, &cfgs[i].pfb);
     nl_nn_ctx_free(ctx);
     int have_torch = run_torch(script, threads, reps) == 0;
     if (!have_torch) printf("(PyTorch peer failed or missing: %s %s)\n", PYTHON, script);
 
     printf("conv2d, batch 128, Cin = Cout, %d threads; ms per call, GFLOP/s, ratio = torch time / naslab time\n",
            threads);
-    printf("%-18s %9s %9s %7s | %9s %9s %7s | %6s %6s\n", "N,C,HxW,k,s,p", "fwd", "fwd+bwd", "GF/s", "torch fwd",
-           "fwd+bwd", "GF/s", "r fwd", "r f+b");
-    double sum_o = 0, sum_t = 0;
+    printf("naslab: the ctx's kernels (here %s); portable: im2col + OpenBLAS sgemm\n", kern);
+    printf("%-18s %9s %9s %7s | %9s %9s | %9s %9s %7s | %6s %6s\n", "N,C,HxW,k,s,p", "fwd", "fwd+bwd", "GF/s",
+           "port fwd", "fwd+bwd", "torch fwd", "fwd+bwd", "GF/s", "r fwd", "r f+b");
+    double sum_o = 0, sum_p = 0, sum_t = 0;
     for (int i = 0; i < NCFG; i++) {
         const cfg *c = &cfgs[i];
         int ho = (c->h + 2 * c->p - c->k) / c->s + 1;
         double fl = 2.0 * c->n * c->c * (double)c->c * c->k * c->k * ho * ho;
         char name[48];
         snprintf(name, sizeof name, "%d,%d,%dx%d,%d,%d,%d", c->n, c->c, c->h, c->h, c->k, c->s, c->p);
-        printf("%-18s %9.2f %9.2f %7.1f", name, c->fwd * 1e3, c->fb * 1e3, 3 * fl / c->fb * 1e-9);
+        printf("%-18s %9.2f %9.2f %7.1f | %9.2f %9.2f", name, c->fwd * 1e3, c->fb * 1e3, 3 * fl / c->fb * 1e-9,
+               c->pfwd * 1e3, c->pfb * 1e3);
+        sum_o += c->fb;
+        sum_p += c->pfb;
         if (have_torch) {
             printf(" | %9.2f %9.2f %7.1f | %6.2f %6.2f\n", c->tfwd * 1e3, c->tfb * 1e3, 3 * fl / c->tfb * 1e-9,
                    c->tfwd / c->fwd, c->tfb / c->fb);
-            sum_o += c->fb;
             sum_t += c->tfb;
         } else {
             printf("\n");
         }
     }
-    if (have_torch) printf("total fwd+bwd: naslab %.1f ms, torch %.1f ms, ratio %.2f\n", sum_o * 1e3, sum_t * 1e3,
-                           sum_t / sum_o);
+    printf("total fwd+bwd: naslab %.1f ms, portable %.1f ms", sum_o * 1e3, sum_p * 1e3);
+    if (have_torch) printf(", torch %.1f ms, ratio torch / naslab %.2f (torch / portable %.2f)", sum_t * 1e3,
+                           sum_t / sum_o, sum_t / sum_p);
+    printf("\n");
     return 0;
 }

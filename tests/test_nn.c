@@ -3,7 +3,11 @@
  * double-precision loops, every gradient against central finite differences
  * of a double loss L = sum(r * out) computed from the float forward, the
  * accumulate-into-gradients contract, determinism for a fixed thread count
- * and 1 vs 2 threads, and the exact error messages.
+ * and 1 vs 2 threads, and the exact error messages. Convolution and batch
+ * norm run twice: with the ctx's fastest kernels (the AVX-512 direct
+ * convolution and plane loops, when the CPU has AVX-512) and with the ctx
+ * forced onto the portable path (im2col + OpenBLAS), each time against
+ * naive double loops for the forward and both backwards.
  *
  * Finite differences: step eps (1e-2 for layers that are linear or piecewise
  * linear away from kinks, 1e-3 for batch norm and softmax), divided by the
@@ -19,6 +23,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "nn/ctx.h"
 #include "nn/nn.h"
 #include "tap.h"
 
@@ -27,6 +32,15 @@
 
 static nl_rng rng;
 static nl_nn_ctx *ctx1, *ctx2;
+static const char *kern = ""; /* the kernels under test, in test names */
+
+/* Both ctxs run `mode` (NL_NN_SIMD_*) from now on. */
+static void set_kernels(int mode)
+{
+    nl_nn_ctx_set_simd(ctx1, mode);
+    nl_nn_ctx_set_simd(ctx2, mode);
+    kern = nl_nn_ctx_avx512(ctx2) ? "avx512" : "portable";
+}
 
 static void bail(const char *what)
 {
@@ -158,6 +172,35 @@ static void conv_naive(double *y, const conv_case *cc, const float *x, const flo
                 }
 }
 
+/* dx, dw, db (zeroed here; any may be NULL) of L = sum(r * y), straight from
+ * the definition of the convolution. */
+static void conv_naive_bwd(double *dx, double *dw, double *db, const conv_case *cc, const float *x, const float *w,
+                           const float *r, int ho, int wo)
+{
+    int cg = cc->c / cc->g, cog = cc->co / cc->g;
+    if (dx) memset(dx, 0, (size_t)cc->n * cc->c * cc->h * cc->w * sizeof *dx);
+    if (dw) memset(dw, 0, (size_t)cc->co * cg * cc->k * cc->k * sizeof *dw);
+    if (db) memset(db, 0, (size_t)cc->co * sizeof *db);
+    for (int n = 0; n < cc->n; n++)
+        for (int o = 0; o < cc->co; o++)
+            for (int oh = 0; oh < ho; oh++)
+                for (int ow = 0; ow < wo; ow++) {
+                    double rv = r[((n * cc->co + o) * ho + oh) * wo + ow];
+                    int gi = o / cog;
+                    if (db) db[o] += rv;
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int ki = 0; ki < cc->k; ki++)
+                            for (int kj = 0; kj < cc->k; kj++) {
+                                int ih = oh * cc->s - cc->p + ki, iw = ow * cc->s - cc->p + kj;
+                                if (ih < 0 || ih >= cc->h || iw < 0 || iw >= cc->w) continue;
+                                int64_t wi = ((o * cg + ci) * cc->k + ki) * cc->k + kj;
+                                int64_t xi = ((n * cc->c + gi * cg + ci) * cc->h + ih) * cc->w + iw;
+                                if (dx) dx[xi] += rv * w[wi];
+                                if (dw) dw[wi] += rv * x[xi];
+                            }
+                }
+}
+
 typedef struct conv_fd {
     const conv_case *cc;
     nl_tensor *x, *w, *b, *y, *r;
@@ -173,8 +216,8 @@ static double conv_loss(void *ud)
 static void test_conv_case(const conv_case *cc)
 {
     char nm[160];
-    snprintf(nm, sizeof nm, "conv N%d C%d %dx%d Co%d k%d s%d p%d g%d%s", cc->n, cc->c, cc->h, cc->w, cc->co, cc->k,
-             cc->s, cc->p, cc->g, cc->bias ? " bias" : "");
+    snprintf(nm, sizeof nm, "conv[%s] N%d C%d %dx%d Co%d k%d s%d p%d g%d%s", kern, cc->n, cc->c, cc->h, cc->w, cc->co,
+             cc->k, cc->s, cc->p, cc->g, cc->bias ? " bias" : "");
     int ho = (cc->h + 2 * cc->p - cc->k) / cc->s + 1, wo = (cc->w + 2 * cc->p - cc->k) / cc->s + 1;
     nl_tensor *x = randn(4, cc->n, cc->c, cc->h, cc->w);
     nl_tensor *w = randn(4, cc->co, cc->c / cc->g, cc->k, cc->k);
@@ -192,6 +235,14 @@ static void test_conv_case(const conv_case *cc)
     nl_tensor *dx = like(x), *dw = like(w), *db = b ? like(b) : NULL;
     rc = nl_conv2d_backward(ctx2, dx, dw, db, r, x, w, cc->s, cc->p, cc->g);
     is_int(rc, 0, "%s: backward", nm);
+    double *rdx = malloc((size_t)NE(x) * sizeof *rdx), *rdw = malloc((size_t)NE(w) * sizeof *rdw), rdb[64];
+    conv_naive_bwd(rdx, rdw, b ? rdb : NULL, cc, D(x), D(w), D(r), ho, wo);
+    e = rel_err(D(dx), rdx, NE(x), 1.0);
+    double e2 = rel_err(D(dw), rdw, NE(w), 1.0), e3 = b ? rel_err(D(db), rdb, NE(b), 1.0) : 0.0;
+    if (!ok(e < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "%s: dx, dw%s match direct loops", nm, b ? ", dbias" : ""))
+        printf("#   rel err dx %.3g dw %.3g db %.3g\n", e, e2, e3);
+    free(rdx);
+    free(rdw);
     conv_fd f = { cc, x, w, b, y, r };
     char sub[200];
     snprintf(sub, sizeof sub, "%s dx", nm);
@@ -217,8 +268,8 @@ static void test_conv_case(const conv_case *cc)
     nl_tensor_mul_scalar(dw, dw, 2.0f);
     if (b) nl_tensor_mul_scalar(db, db, 2.0f);
     e = rel_errf(D(dx2), D(dx), NE(dx), 1e-3);
-    double e2 = rel_errf(D(dw2), D(dw), NE(dw), 1e-3);
-    double e3 = b ? rel_errf(D(db2), D(db), NE(db), 1e-3) : 0.0;
+    e2 = rel_errf(D(dw2), D(dw), NE(dw), 1e-3);
+    e3 = b ? rel_errf(D(db2), D(db), NE(db), 1e-3) : 0.0;
     ok(e < 1e-6 && e2 < 1e-6 && e3 < 1e-6, "%s: calling backward twice doubles every gradient", nm);
     nl_tensor_free(x);
     nl_tensor_free(w);
@@ -256,6 +307,22 @@ static void test_conv(void)
         { 2, 2, 32, 33, 3, 3, 1, 1, 1, 0 },
         { 5, 2, 23, 23, 3, 1, 1, 0, 1, 1 },
         { 5, 2, 23, 23, 3, 3, 1, 1, 1, 1 },
+        /* The direct kernels: 16-pixel vectors over the flattened plane,
+         * blocks of 8 output channels (forward) and 8 x 3 channels (weight
+         * gradient), samples in groups of about 48 vectors. */
+        { 4, 12, 2, 2, 12, 3, 1, 1, 1, 0 },   /* planes smaller than a vector */
+        { 3, 16, 1, 1, 16, 3, 1, 1, 1, 1 },   /* 1x1 image: only the centre tap */
+        { 3, 1, 5, 5, 16, 3, 1, 1, 1, 1 },    /* one input channel (the stem), 25 pixels */
+        { 2, 17, 6, 5, 19, 3, 1, 1, 1, 1 },   /* channels off every block size */
+        { 2, 9, 3, 7, 10, 1, 1, 0, 1, 1 },    /* 1x1, 21 pixels */
+        { 30, 5, 8, 8, 7, 3, 1, 1, 1, 0 },    /* several sample groups per worker */
+        { 100, 2, 3, 3, 3, 3, 1, 1, 1, 1 },   /* groups of 48 one-vector samples, and a rest */
+        { 2, 16, 32, 32, 16, 3, 1, 1, 1, 0 }, /* NB201 shapes */
+        { 3, 32, 16, 16, 32, 3, 1, 1, 1, 0 },
+        { 3, 64, 8, 8, 64, 3, 1, 1, 1, 0 },
+        { 2, 16, 32, 32, 16, 1, 1, 0, 1, 0 },
+        { 3, 32, 8, 8, 64, 1, 1, 0, 1, 0 },
+        { 2, 16, 32, 32, 32, 3, 2, 1, 1, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_case(&cases[i]);
 }
@@ -279,10 +346,10 @@ static void test_conv_determinism(void)
     int same = memcmp(D(y[0]), D(y[1]), (size_t)NE(r) * 4) == 0 &&
                memcmp(D(dx[0]), D(dx[1]), (size_t)NE(x) * 4) == 0 &&
                memcmp(D(dw[0]), D(dw[1]), (size_t)NE(w) * 4) == 0 && memcmp(D(db[0]), D(db[1]), 16 * 4) == 0;
-    ok(same, "conv: 2 threads twice give bit-identical y, dx, dw, dbias");
+    ok(same, "conv[%s]: 2 threads twice give bit-identical y, dx, dw, dbias", kern);
     double e = rel_errf(D(y[2]), D(y[0]), NE(r), 1.0), e2 = rel_errf(D(dx[2]), D(dx[0]), NE(x), 1.0),
            e3 = rel_errf(D(dw[2]), D(dw[0]), NE(w), 1.0), e4 = rel_errf(D(db[2]), D(db[0]), 16, 1.0);
-    if (!ok(e < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5, "conv: 1 and 2 threads agree within 1e-5"))
+    if (!ok(e < 1e-5 && e2 < 1e-5 && e3 < 1e-5 && e4 < 1e-5, "conv[%s]: 1 and 2 threads agree within 1e-5", kern))
         printf("#   %.3g %.3g %.3g %.3g\n", e, e2, e3, e4);
     for (int t = 0; t < 3; t++) {
         nl_tensor_free(y[t]);
@@ -359,8 +426,8 @@ static double bn_loss(void *ud)
 static void test_bn_case(int nd, int64_t n, int64_t c, int64_t h, int64_t w, int affine)
 {
     char nm[96];
-    snprintf(nm, sizeof nm, "batchnorm %s [%lld,%lld,%lld,%lld]", affine ? "affine" : "plain", (long long)n,
-             (long long)c, (long long)h, (long long)w);
+    snprintf(nm, sizeof nm, "batchnorm[%s] %s [%lld,%lld,%lld,%lld]", kern, affine ? "affine" : "plain",
+             (long long)n, (long long)c, (long long)h, (long long)w);
     nl_tensor *x = nd == 4 ? randn(4, n, c, h, w) : randn(2, n, c, 0, 0);
     int64_t hw = nd == 4 ? h * w : 1, m = n * hw;
     /* Channel offsets and scales far from 0 and 1 test the shifted moments. */
@@ -419,6 +486,40 @@ static void test_bn_case(int nd, int64_t n, int64_t c, int64_t h, int64_t w, int
 
     nl_tensor *dx = like(x), *dg = affine ? like(g) : NULL, *db = affine ? like(b) : NULL;
     is_int(nl_bn_backward(ctx2, dx, dg, db, r, x, g, sm, si), 0, "%s: backward", nm);
+    /* Reference: dbeta = sum r, dgamma = sum r xhat, dx = gamma inv (r -
+     * mean(r) - xhat mean(r xhat)), with the batch statistics in double. */
+    double edx = 0.0, edx_m = 1e-3, edg = 0.0, edg_m = 1e-3;
+    for (int64_t ch = 0; ch < c; ch++) {
+        double s = 0.0, q = 0.0, sr = 0.0, srx = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < hw; j++) s += D(x)[(i * c + ch) * hw + j];
+        double mean = s / (double)m;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < hw; j++) {
+                double d = D(x)[(i * c + ch) * hw + j] - mean;
+                q += d * d;
+            }
+        double inv = 1.0 / sqrt(q / (double)m + 1e-5), gm = g ? D(g)[ch] : 1.0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < hw; j++) {
+                int64_t k = (i * c + ch) * hw + j;
+                sr += D(r)[k];
+                srx += D(r)[k] * (D(x)[k] - mean) * inv;
+            }
+        if (affine) {
+            edg = fmax(edg, fmax(fabs(D(dg)[ch] - srx), fabs(D(db)[ch] - sr)));
+            edg_m = fmax(edg_m, fmax(fabs(srx), fabs(sr)));
+        }
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < hw; j++) {
+                int64_t k = (i * c + ch) * hw + j;
+                double want = gm * inv * (D(r)[k] - sr / (double)m - (D(x)[k] - mean) * inv * srx / (double)m);
+                edx = fmax(edx, fabs(D(dx)[k] - want));
+                edx_m = fmax(edx_m, fabs(want));
+            }
+    }
+    ok(edx / edx_m < 1e-6 && edg / edg_m < 1e-6, "%s: backward matches the closed form (rel err dx %.2g, dgamma/dbeta %.2g)",
+       nm, edx / edx_m, edg / edg_m);
     bn_fd f = { x, g, b, y, r, like(sm), like(si) };
     char sub[140];
     snprintf(sub, sizeof sub, "%s dx", nm);
@@ -810,12 +911,18 @@ int main(void)
     is_int(nl_nn_ctx_threads(ctx2), 2, "ctx: 2 threads");
     ok(nl_nn_ctx_new(0) == NULL, "ctx: 0 threads fails");
     is_str(nl_errmsg(), "nn ctx: threads must be in 1..64, not 0", "ctx: thread count message");
-    test_conv();
-    test_conv_determinism();
+    /* the fastest kernels the CPU runs, then the portable path */
+    for (int pass = 0; pass < 2; pass++) {
+        set_kernels(pass ? NL_NN_SIMD_NONE : NL_NN_SIMD_AUTO);
+        printf("# kernels: %s\n", kern);
+        test_conv();
+        test_conv_determinism();
+        test_bn_case(4, 3, 4, 5, 3, 1);
+        test_bn_case(4, 2, 3, 3, 4, 0);
+        test_bn_case(2, 9, 5, 0, 0, 1);
+        test_bn_case(4, 3, 4, 9, 9, 1);
+    }
     test_conv_errors();
-    test_bn_case(4, 3, 4, 5, 3, 1);
-    test_bn_case(4, 2, 3, 3, 4, 0);
-    test_bn_case(2, 9, 5, 0, 0, 1);
     test_bn_errors();
     test_relu();
     test_pool();

@@ -18,6 +18,7 @@ int nl_open_bench(lua_State *L);
 int nl_open_data(lua_State *L);
 int nl_open_train(lua_State *L);
 int nl_open_predict(lua_State *L);
+int nl_open_proxy(lua_State *L);
 int nl_open_event(lua_State *L);
 int nl_open_plot(lua_State *L);
 
@@ -34,6 +35,7 @@ static const struct {
     { "data", nl_open_data },
     { "train", nl_open_train },
     { "predict", nl_open_predict },
+    { "proxy", nl_open_proxy },
     { "event", nl_open_event },
     { "plot", nl_open_plot },
 };

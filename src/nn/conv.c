@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* conv.c - 2-d convolution forward and backward as im2col + OpenBLAS sgemm,
- * one (sample, group) product at a time; a 1x1 convolution with stride 1 and
- * no padding skips im2col because the input plane already is the column
- * matrix. Workers take fixed contiguous slices of the batch; weight and bias
- * gradients go to per-worker partial buffers that are added in worker order,
- * so a fixed thread count gives bit-identical results. The im2col/col2im
- * loops are written here (no Debian library exports them). */
+/* conv.c - 2-d convolution forward and backward. 'Same' stride-1
+ * convolutions (odd k, pad (k-1)/2, one group: every convolution of an NB201
+ * cell) run on the direct kernels of conv_direct.h when the CPU has them and
+ * the ctx allows it. Everything else, and every convolution on other CPUs,
+ * runs as im2col + OpenBLAS sgemm, one (sample, group) product at a time; a
+ * 1x1 convolution with stride 1 and no padding skips im2col because the
+ * input plane already is the column matrix. Workers take fixed contiguous
+ * slices of the batch; weight and bias gradients go to per-worker partial
+ * buffers that are added in worker order, so a fixed thread count gives
+ * bit-identical results. The im2col/col2im loops are written here (no Debian
+ * library exports them). */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/conv_direct.h"
 #include "nn/ctx.h"
 #include "nn/nn.h"
 
@@ -184,6 +189,8 @@ static int64_t block_samples(const conv_geom *g, int workers)
 typedef struct conv_job {
     nl_nn_ctx *ctx;
     conv_geom g;
+    nl_convd d, dt;                 /* direct kernels: the convolution, and dx's */
+    const float *wp, *wtp;          /* their packed weights */
     int64_t nb;                     /* samples per product */
     const float *x, *w, *bias, *dy;
     float *y, *dx, *dw;
@@ -245,6 +252,94 @@ static void conv_fwd_job(void *arg, int worker, int workers)
     }
 }
 
+/* ---------------------------------------------------------------- direct
+ * The plan of a direct convolution: tap offsets and lane masks (see
+ * conv_direct.h), built once per call and read by every worker, and the
+ * weights packed for the forward kernel. */
+
+static int direct_ok(nl_nn_ctx *c, const conv_geom *g)
+{
+    return nl_nn_ctx_avx512(c) && g->g == 1 && g->s == 1 && g->k % 2 == 1 && 2 * g->p == g->k - 1;
+}
+
+/* Fills d for planes of g (input and output have the same size) from cin to
+ * cout channels; the offsets and masks go to one allocation returned in
+ * *mem (nl_free it). NL_ENOMEM. */
+static int direct_plan(nl_convd *d, void **mem, const conv_geom *g, int64_t cin, int64_t cout)
+{
+    const int k = g->k, taps = k * k;
+    const int64_t hw = g->h * g->w, nvec = (hw + 15) / 16;
+    int64_t *off = nl_malloc((size_t)taps * sizeof *off + (size_t)((nvec + 1) * taps) * sizeof(uint16_t));
+    if (!off) return NL_ENOMEM;
+    uint16_t *mask = (uint16_t *)(off + taps);
+    for (int t = 0; t < taps; t++) off[t] = (int64_t)(t / k - g->p) * g->w + (t % k - g->p);
+    for (int64_t v = 0; v <= nvec; v++)
+        for (int t = 0; t < taps; t++) {
+            const int64_t di = t / k - g->p, dj = t % k - g->p;
+            unsigned m = 0;
+            for (int l = 0; l < 16 && v < nvec; l++) {
+                const int64_t px = v * 16 + l, ih = px / g->w + di, iw = px % g->w + dj;
+                if (px < hw && ih >= 0 && ih < g->h && iw >= 0 && iw < g->w) m |= 1u << l;
+            }
+            mask[v * taps + t] = (uint16_t)m;
+        }
+    d->cin = cin;
+    d->cout = cout;
+    d->hw = hw;
+    d->nvec = nvec;
+    d->taps = taps;
+    d->off = off;
+    d->mask = mask;
+    *mem = off;
+    return 0;
+}
+
+/* wp (ceil(cout/COB), taps, cin, COB) from w (cout, cin, taps); with
+ * `flip`, the weights of dx's convolution instead: cin and cout swapped and
+ * the taps reversed. Channels past the count are zero. */
+static float *direct_pack(const float *w, int64_t wcout, int64_t wcin, int taps, int flip)
+{
+    const int64_t cout = flip ? wcin : wcout, cin = flip ? wcout : wcin;
+    const int64_t ncob = (cout + NL_CONVD_COB - 1) / NL_CONVD_COB;
+    float *wp = nl_calloc((size_t)(ncob * taps * cin * NL_CONVD_COB), sizeof *wp);
+    if (!wp) return NULL;
+    for (int64_t o = 0; o < cout; o++)
+        for (int64_t i = 0; i < cin; i++)
+            for (int t = 0; t < taps; t++) {
+                const float v = flip ? w[(i * wcin + o) * taps + (taps - 1 - t)] : w[(o * wcin + i) * taps + t];
+                wp[(((o / NL_CONVD_COB) * taps + t) * cin + i) * NL_CONVD_COB + o % NL_CONVD_COB] = v;
+            }
+    return wp;
+}
+
+static void direct_fwd_job(void *arg, int worker, int workers)
+{
+    const conv_job *j = arg;
+    const conv_geom *g = &j->g;
+    const int64_t hw = g->h * g->w;
+    int64_t lo, hi;
+    nl_nn_split(g->n, worker, workers, &lo, &hi);
+    if (hi > lo) nl_convd_fwd_avx512(&j->d, j->wp, j->x + lo * g->c * hw, j->y + lo * g->co * hw, hi - lo, j->bias, 0);
+}
+
+static int direct_forward(nl_nn_ctx *c, conv_job *j)
+{
+    const conv_geom *g = &j->g;
+    void *mem;
+    int rc = direct_plan(&j->d, &mem, g, g->c, g->co);
+    if (rc) return rc;
+    float *wp = direct_pack(j->w, g->co, g->c, g->k * g->k, 0);
+    if (!wp) {
+        nl_free(mem);
+        return NL_ENOMEM;
+    }
+    j->wp = wp;
+    nl_nn_ctx_run(c, direct_fwd_job, j);
+    nl_free(wp);
+    nl_free(mem);
+    return 0;
+}
+
 /* Scratch per worker: the column matrix of a block (unless the input can be
  * used as is) and, for blocks of several samples, an output-sized buffer. */
 static size_t conv_scratch(conv_job *j, size_t off)
@@ -271,16 +366,33 @@ int nl_conv2d_forward(nl_nn_ctx *c, nl_tensor *y, const nl_tensor *x, const nl_t
     if ((rc = nl_nn_check("conv2d", "y", y, 4, ys))) return rc;
     if (bias && (rc = nl_nn_check("conv2d", "bias", bias, 1, &g->co))) return rc;
     if (g->n == 0) return 0;
-    j.nb = block_samples(g, nl_nn_ctx_threads(c));
-    size_t need = conv_scratch(&j, 0);
-    if ((rc = nl_nn_ctx_reserve(c, need ? need : 1))) return rc;
-    j.ctx = c;
     j.x = nl_tensor_data(x);
     j.w = nl_tensor_data(w);
     j.bias = bias ? nl_tensor_data(bias) : NULL;
     j.y = nl_tensor_data(y);
+    if (direct_ok(c, g)) return direct_forward(c, &j);
+    j.nb = block_samples(g, nl_nn_ctx_threads(c));
+    size_t need = conv_scratch(&j, 0);
+    if ((rc = nl_nn_ctx_reserve(c, need ? need : 1))) return rc;
+    j.ctx = c;
     nl_nn_ctx_run(c, conv_fwd_job, &j);
     return 0;
+}
+
+/* pdb[o] += the sum of dy over channel o of samples n0..n1-1. */
+static void bias_grad(const conv_job *j, double *pdb, int64_t n0, int64_t n1)
+{
+    const conv_geom *g = &j->g;
+    const int64_t hw = g->ho * g->wo;
+    for (int64_t i = n0; i < n1; i++)
+        for (int64_t o = 0; o < g->co; o++) {
+            const float *d = j->dy + (i * g->co + o) * hw;
+            float s0 = 0.0f;
+            /* Float sums over one plane (a few thousand values at most)
+             * vectorise; planes are added in double. */
+            for (int64_t q = 0; q < hw; q++) s0 += d[q];
+            pdb[o] += s0;
+        }
 }
 
 static void conv_bwd_job(void *arg, int worker, int workers)
@@ -351,17 +463,110 @@ static void conv_bwd_job(void *arg, int worker, int workers)
                 }
             }
         }
-        if (j->want_db)
-            for (int64_t i = n0; i < n0 + nb; i++)
-                for (int64_t o = 0; o < g->co; o++) {
-                    const float *d = j->dy + (i * g->co + o) * hw;
-                    float s0 = 0.0f;
-                    /* Float sums over one plane (a few thousand values at
-                     * most) vectorise; planes are added in double. */
-                    for (int64_t q = 0; q < hw; q++) s0 += d[q];
-                    pdb[o] += s0;
-                }
+        if (j->want_db) bias_grad(j, pdb, n0, n0 + nb);
     }
+}
+
+static void direct_bwd_job(void *arg, int worker, int workers)
+{
+    const conv_job *j = arg;
+    const conv_geom *g = &j->g;
+    const int64_t hw = g->h * g->w;
+    float *scr = nl_nn_ctx_scratch(j->ctx, worker);
+    double *pdb = (double *)(void *)(scr + j->db_off);
+    float *pdw = scr + j->dw_off;
+    int64_t lo, hi;
+    nl_nn_split(g->n, worker, workers, &lo, &hi);
+    if (j->want_db) {
+        for (int64_t o = 0; o < g->co; o++) pdb[o] = 0.0;
+        bias_grad(j, pdb, lo, hi);
+    }
+    if (j->dw) {
+        memset(pdw, 0, (size_t)(g->co * g->kk) * sizeof *pdw);
+        if (hi > lo)
+            nl_convd_dw_avx512(&j->d, j->dy + lo * g->co * hw, j->x + lo * g->c * hw, pdw, hi - lo, scr + j->col_off);
+    }
+    if (j->dx && hi > lo)
+        nl_convd_fwd_avx512(&j->dt, j->wtp, j->dy + lo * g->co * hw, j->dx + lo * g->c * hw, hi - lo, NULL, 1);
+}
+
+/* The backward on the direct kernels: dx as the 'same' convolution of dy
+ * with the flipped, transposed weights. */
+static int direct_backward(nl_nn_ctx *c, conv_job *j)
+{
+    const conv_geom *g = &j->g;
+    void *mem;
+    int rc = direct_plan(&j->d, &mem, g, g->c, g->co);
+    if (rc) return rc;
+    j->col_off = j->dw_off + round16(j->dw ? (size_t)(g->co * g->kk) : 0);
+    size_t need = j->col_off + (j->dw ? round16((size_t)nl_convd_dw_scratch(&j->d)) : 0);
+    if ((rc = nl_nn_ctx_reserve(c, need ? need : 1))) {
+        nl_free(mem);
+        return rc;
+    }
+    j->dt = j->d;
+    j->dt.cin = g->co;
+    j->dt.cout = g->c;
+    float *wtp = NULL;
+    if (j->dx && !(wtp = direct_pack(j->w, g->co, g->c, g->k * g->k, 1))) {
+        nl_free(mem);
+        return NL_ENOMEM;
+    }
+    j->wtp = wtp;
+    nl_nn_ctx_run(c, direct_bwd_job, j);
+    nl_free(wtp);
+    nl_free(mem);
+    return 0;
+}
+
+/* The backward as im2col + sgemm. */
+static int gemm_backward(nl_nn_ctx *c, conv_job *jp)
+{
+    conv_job j = *jp;
+    const conv_geom *g = &j.g;
+    int rc;
+    j.nb = block_samples(g, nl_nn_ctx_threads(c));
+    size_t need = conv_scratch(&j, j.dw_off + round16(j.dw ? (size_t)(g->co * g->kk) : 0));
+    /* With stride 1 the input gradient is the full correlation of dy with
+     * the flipped kernels, padding k - 1 - pad; 1x1 kernels keep the plain
+     * product. */
+    float *wt = NULL;
+    j.tconv = j.dx && g->s == 1 && g->k > 1 && g->p <= g->k - 1;
+    if (j.tconv) {
+        conv_geom *t = &j.gt;
+        *t = *g;
+        t->cg = g->cog;
+        t->h = g->ho;
+        t->w = g->wo;
+        t->ho = g->h;
+        t->wo = g->w;
+        t->p = g->k - 1 - g->p;
+        t->kk = g->cog * g->k * g->k;
+        t->direct = 0;
+        j.tcol_off = need;
+        need += round16((size_t)(t->kk * j.nb * g->h * g->w));
+        j.tbuf_off = need;
+        if (j.nb > 1) need += round16((size_t)(g->cg * j.nb * g->h * g->w));
+        wt = nl_malloc((size_t)(g->co * g->kk) * sizeof *wt);
+        if (!wt) return NL_ENOMEM;
+        const float *wd = j.w;
+        const int k = g->k;
+        for (int64_t gi = 0; gi < g->g; gi++)
+            for (int64_t co = 0; co < g->cog; co++)
+                for (int64_t ci = 0; ci < g->cg; ci++)
+                    for (int ki = 0; ki < k; ki++)
+                        for (int kj = 0; kj < k; kj++)
+                            wt[((gi * g->cg + ci) * g->cog + co) * k * k + (k - 1 - ki) * k + (k - 1 - kj)] =
+                                wd[(((gi * g->cog + co) * g->cg + ci) * k + ki) * k + kj];
+        j.wt = wt;
+    }
+    if ((rc = nl_nn_ctx_reserve(c, need ? need : 1))) {
+        nl_free(wt);
+        return rc;
+    }
+    nl_nn_ctx_run(c, conv_bwd_job, &j);
+    nl_free(wt);
+    return 0;
 }
 
 int nl_conv2d_backward(nl_nn_ctx *c, nl_tensor *dx, nl_tensor *dw, nl_tensor *dbias, const nl_tensor *dy,
@@ -380,47 +585,8 @@ int nl_conv2d_backward(nl_nn_ctx *c, nl_tensor *dx, nl_tensor *dw, nl_tensor *db
     if (dbias && (rc = nl_nn_check("conv2d", "dbias", dbias, 1, &g->co))) return rc;
     if (!dx && !dw && !dbias) return 0;
     int workers = nl_nn_ctx_threads(c);
-    j.nb = block_samples(g, workers);
     j.db_off = 0;
     j.dw_off = round16(dbias ? (size_t)g->co * 2 : 0);
-    size_t need = conv_scratch(&j, j.dw_off + round16(dw ? (size_t)(g->co * g->kk) : 0));
-    /* With stride 1 the input gradient is the full correlation of dy with
-     * the flipped kernels, padding k - 1 - pad; 1x1 kernels keep the plain
-     * product. */
-    float *wt = NULL;
-    j.tconv = dx && g->s == 1 && g->k > 1 && g->p <= g->k - 1;
-    if (j.tconv) {
-        conv_geom *t = &j.gt;
-        *t = *g;
-        t->cg = g->cog;
-        t->h = g->ho;
-        t->w = g->wo;
-        t->ho = g->h;
-        t->wo = g->w;
-        t->p = g->k - 1 - g->p;
-        t->kk = g->cog * g->k * g->k;
-        t->direct = 0;
-        j.tcol_off = need;
-        need += round16((size_t)(t->kk * j.nb * g->h * g->w));
-        j.tbuf_off = need;
-        if (j.nb > 1) need += round16((size_t)(g->cg * j.nb * g->h * g->w));
-        wt = nl_malloc((size_t)(g->co * g->kk) * sizeof *wt);
-        if (!wt) return NL_ENOMEM;
-        const float *wd = nl_tensor_data(w);
-        const int k = g->k;
-        for (int64_t gi = 0; gi < g->g; gi++)
-            for (int64_t co = 0; co < g->cog; co++)
-                for (int64_t ci = 0; ci < g->cg; ci++)
-                    for (int ki = 0; ki < k; ki++)
-                        for (int kj = 0; kj < k; kj++)
-                            wt[((gi * g->cg + ci) * g->cog + co) * k * k + (k - 1 - ki) * k + (k - 1 - kj)] =
-                                wd[(((gi * g->cog + co) * g->cg + ci) * k + ki) * k + kj];
-        j.wt = wt;
-    }
-    if ((rc = nl_nn_ctx_reserve(c, need ? need : 1))) {
-        nl_free(wt);
-        return rc;
-    }
     j.ctx = c;
     j.x = nl_tensor_data(x);
     j.w = nl_tensor_data(w);
@@ -428,8 +594,7 @@ int nl_conv2d_backward(nl_nn_ctx *c, nl_tensor *dx, nl_tensor *dw, nl_tensor *db
     j.dx = dx ? nl_tensor_data(dx) : NULL;
     j.dw = dw ? nl_tensor_data(dw) : NULL;
     j.want_db = dbias != NULL;
-    nl_nn_ctx_run(c, conv_bwd_job, &j);
-    nl_free(wt);
+    if ((rc = direct_ok(c, g) ? direct_backward(c, &j) : gemm_backward(c, &j))) return rc;
     /* Partials are added in worker order: fixed for a fixed thread count. */
     if (dw) {
         float *d = nl_tensor_data(dw);

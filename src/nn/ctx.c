@@ -35,6 +35,9 @@ struct nl_nn_ctx {
     void *arg;
     float **scratch;
     size_t scratch_n;     /* floats per worker */
+    int simd;             /* NL_NN_SIMD_* */
+    nl_nn_relu_hook relu_hook;
+    void *relu_ud;
 };
 
 typedef struct worker_arg {
@@ -98,6 +101,8 @@ nl_nn_ctx *nl_nn_ctx_new(int threads)
     nl_nn_ctx *c = nl_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->threads = threads;
+    const char *simd = getenv("NASLAB_NN_SIMD");
+    c->simd = simd && !strcmp(simd, "none") ? NL_NN_SIMD_NONE : NL_NN_SIMD_AUTO;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     pthread_cond_init(&c->done, NULL);
@@ -175,6 +180,38 @@ int nl_nn_ctx_reserve(nl_nn_ctx *c, size_t nfloats)
 float *nl_nn_ctx_scratch(nl_nn_ctx *c, int worker)
 {
     return c->scratch[worker];
+}
+
+void nl_nn_ctx_set_simd(nl_nn_ctx *c, int mode)
+{
+    c->simd = mode == NL_NN_SIMD_NONE ? NL_NN_SIMD_NONE : NL_NN_SIMD_AUTO;
+}
+
+int nl_nn_ctx_simd(const nl_nn_ctx *c)
+{
+    return c->simd;
+}
+
+int nl_nn_ctx_avx512(const nl_nn_ctx *c)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return c->simd == NL_NN_SIMD_AUTO && __builtin_cpu_supports("avx512f");
+#else
+    (void)c;
+    return 0;
+#endif
+}
+
+void nl_nn_ctx_set_relu_hook(nl_nn_ctx *c, nl_nn_relu_hook fn, void *ud)
+{
+    c->relu_hook = fn;
+    c->relu_ud = fn ? ud : NULL;
+}
+
+int nl_nn_ctx_relu_input(nl_nn_ctx *c, const nl_tensor *x)
+{
+    return c->relu_hook ? c->relu_hook(c->relu_ud, x) : 0;
 }
 
 char *nl_nn_shape_str(int ndim, const int64_t *shape, char *buf, size_t n)

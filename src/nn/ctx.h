@@ -28,6 +28,26 @@ int nl_nn_ctx_reserve(nl_nn_ctx *c, size_t nfloats);
 /* Worker w's scratch (valid until the next nl_nn_ctx_reserve), 64-byte aligned. */
 float *nl_nn_ctx_scratch(nl_nn_ctx *c, int worker);
 
+/* Which kernels a ctx runs. NL_NN_SIMD_AUTO (the default) picks, per call,
+ * the fastest kernel the running CPU supports for the shape; NL_NN_SIMD_NONE
+ * keeps every operation on its portable path (im2col + OpenBLAS sgemm for
+ * convolutions), so tests and benchmarks can compare the two. A new ctx
+ * starts at NONE when the environment variable NASLAB_NN_SIMD is "none" (to
+ * run a whole program on the portable path), else at AUTO. Results are
+ * deterministic for a fixed setting, CPU and thread count; the two settings
+ * agree to float rounding, not bit for bit. */
+enum { NL_NN_SIMD_NONE = 0, NL_NN_SIMD_AUTO = 1 };
+void nl_nn_ctx_set_simd(nl_nn_ctx *c, int mode);
+/* The mode set (NL_NN_SIMD_NONE or NL_NN_SIMD_AUTO). */
+int nl_nn_ctx_simd(const nl_nn_ctx *c);
+/* 1 when kernels may use AVX-512 F: the mode is AUTO and the running CPU
+ * has it (always 0 off x86-64 or without GCC's target attributes). */
+int nl_nn_ctx_avx512(const nl_nn_ctx *c);
+
+/* What a network calls with the input of each ReLU layer (nn.h's relu
+ * hook): 0 when no hook is set, else the hook's return. */
+int nl_nn_ctx_relu_input(nl_nn_ctx *c, const nl_tensor *x);
+
 /* Validation shared by the kernels: t must be a contiguous tensor of exactly
  * `ndim` dims and `shape`. NL_EINVAL "op: name is missing" for NULL,
  * NL_ESHAPE "op: name has shape [a], expected [b]", NL_EINVAL "op: name [a]

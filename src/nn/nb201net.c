@@ -624,6 +624,8 @@ static int cell_fwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *
                 if ((rc = pool_f(c, out, node[s], 3, 1, 1))) return rc;
                 break;
             default:
+                /* each ReLU-conv-BN op of the reference has its own ReLU */
+                if ((rc = nl_nn_ctx_relu_input(c, node[s]))) return rc;
                 if ((rc = unit_fwd(n, c, ce->conv[e][ops[e] == OP_CONV3], ce->cout[e]->v, out, ce->relu[s]->v,
                                    training)))
                     return rc;
@@ -677,9 +679,9 @@ static int cell_bwd(net *n, nl_nn_ctx *c, cell *ce, gstage *g, const nl_tensor *
 static int block_fwd(net *n, nl_nn_ctx *c, block *b, const nl_tensor *x, int training)
 {
     int rc;
-    if ((rc = relu_f(c, b->ra->v, x))) return rc;
+    if ((rc = nl_nn_ctx_relu_input(c, x)) || (rc = relu_f(c, b->ra->v, x))) return rc;
     if ((rc = unit_fwd(n, c, &b->a, b->ca->v, b->ba->v, b->ra->v, training))) return rc;
-    if ((rc = relu_f(c, b->rb->v, b->ba->v))) return rc;
+    if ((rc = nl_nn_ctx_relu_input(c, b->ba->v)) || (rc = relu_f(c, b->rb->v, b->ba->v))) return rc;
     if ((rc = unit_fwd(n, c, &b->b, b->cb->v, b->out->v, b->rb->v, training))) return rc;
     if ((rc = pool_f(c, b->sp->v, x, 2, 2, 0))) return rc;
     /* the shortcut conv's output is needed only for the sum: the stage's tmp */
@@ -737,7 +739,7 @@ static int net_forward(nl_model *m, nl_nn_ctx *c, const nl_tensor *x, int traini
     if ((rc = nl_bn_forward(c, n->hb->v, h, W(n->hbn.p), W(n->hbn.p + 1), BUF(n->hbn.b), BUF(n->hbn.b + 1),
                             n->hbn.smean, n->hbn.sinv, training, m->bn_momentum, 1e-5)))
         return rc;
-    if ((rc = relu_f(c, n->hr->v, n->hb->v))) return rc;
+    if ((rc = nl_nn_ctx_relu_input(c, n->hb->v)) || (rc = relu_f(c, n->hr->v, n->hb->v))) return rc;
     if ((rc = nl_gap_forward(n->vfeat, n->hr->v))) return rc;
     if ((rc = nl_linear_forward(c, n->vlogits, n->vfeat, W(n->fc_w), W(n->fc_b)))) return rc;
     *logits = n->vlogits;

@@ -21,7 +21,14 @@
  * Param names: "stem.w", "stem.bn.g", "stem.bn.b", "cell3.e2.conv3x3.w",
  * "cell3.e2.conv3x3.bn.g", "block1.a.conv.w", "block1.shortcut.conv.w", "head.bn.g", "head.fc.w",
  * "head.fc.b"; buffers "<bn>.rm" and "<bn>.rv". Cells are numbered 0..3N-1 in
- * order, blocks 0 and 1. Uses nn (kernels, model), core. */
+ * order, blocks 0 and 1.
+ *
+ * ReLU hook (nn.h): a forward reports the input of every ReLU module of the
+ * reference TinyNetwork, in forward order: one per nor_conv op (each
+ * ReLU-conv-BN has its own ReLU, so a node read by two convolutions is
+ * reported twice, as hooks on the two PyTorch modules see it), two per
+ * residual block (before each conv) and the head's. Uses nn (kernels,
+ * model), core. */
 #ifndef NL_NB201NET_H
 #define NL_NB201NET_H
 

@@ -37,6 +37,16 @@ nl_nn_ctx *nl_nn_ctx_new(int threads);
 void nl_nn_ctx_free(nl_nn_ctx *c);
 int nl_nn_ctx_threads(const nl_nn_ctx *c);
 
+/* An observer of ReLU inputs, for methods that read a network's activation
+ * patterns (NASWOT's binary codes). While one is set, networks call fn(ud,
+ * x) on the caller's thread with the input x (N, ...) of every ReLU layer of
+ * every forward pass, before the ReLU runs; x is read-only and valid only
+ * during the call. Networks say where they call it (nb201net.h). A non-zero
+ * return stops the forward, which fails with that code. fn NULL unsets it;
+ * unset, the cost is one pointer test per ReLU layer. */
+typedef int (*nl_nn_relu_hook)(void *ud, const nl_tensor *x);
+void nl_nn_ctx_set_relu_hook(nl_nn_ctx *c, nl_nn_relu_hook fn, void *ud);
+
 /* 2-d convolution, square kernel k = w->shape[2], zero padding `pad`, stride
  * `stride`, `groups` groups (groups = Cin is depthwise); bias may be NULL.
  * Hout = (H + 2 pad - k) / stride + 1. c is required. NL_ESHAPE for
