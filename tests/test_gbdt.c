@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/stats.h"
 #include "predict/predictor.h"
@@ -630,6 +631,37 @@ static void cleanup(void)
     rmdir(dir);
 }
 
+/* Scoring a whole space over several threads gives every cell the score one
+ * thread gives it, and Ctrl-C stops a predict with the usual error. */
+static void test_predict_threads(void)
+{
+    enum { N = NL_NB201_SIZE };
+    nl_arch *a = nb201_cells(N, 3);
+    double *y = malloc(N * sizeof *y), *p1 = malloc(N * sizeof *p1), *p3 = malloc(N * sizeof *p3);
+    if (!y || !p1 || !p3) bail("malloc");
+    for (int i = 0; i < N; i++) y[i] = synth(&a[i]);
+    nl_pred_opts o;
+    nl_pred_defaults("gbdt", &o);
+    o.trees = 50;
+    nl_predictor *p = make("gbdt", &o);
+    if (p->kind->fit(p, a, y, 500)) bail("fit");
+    ok(p->kind->predict(p, a, N, p1) == 0, "gbdt: predict all %d cells on 1 thread", N);
+    p->opts.threads = 3;
+    ok(p->kind->predict(p, a, N, p3) == 0 && memcmp(p1, p3, N * sizeof *p1) == 0,
+       "gbdt: 3 threads give every cell the bits 1 thread gives");
+    p->opts.threads = 2;
+    ok(p->kind->predict(p, a + 1, 1500, p3) == 0 && memcmp(p1 + 1, p3, 1500 * sizeof *p1) == 0,
+       "gbdt: 2 threads on 1,500 cells, the same bits");
+    nl_interrupt_request();
+    is_err(p->kind->predict(p, a, N, p3), NL_EINTR, "interrupted", "gbdt: Ctrl-C stops a threaded predict");
+    nl_interrupt_clear();
+    nl_predictor_free(p);
+    free(a);
+    free(y);
+    free(p1);
+    free(p3);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -643,6 +675,7 @@ int main(void)
     test_learn("mse");
     test_learn("pairwise");
     test_units();
+    test_predict_threads();
     test_quantiles();
     test_errors();
     test_ensemble();

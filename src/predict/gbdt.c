@@ -29,6 +29,7 @@
  * live in XGBoost's own files, threads and random streams, not in
  * nn/checkpoint and nl_rng, and it would be a C++ dependency for a baseline. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ enum {
     MAX_BINS = 256,
     PROGRESS_EVERY = 10,  /* trees between progress events */
     PREDICT_ROWS = 4096,
+    PREDICT_MAX_THREADS = 64, /* opts.threads is 1..64 */
 };
 
 typedef struct gbdt {
@@ -55,7 +57,8 @@ typedef struct gbdt {
     float *thr;         /* go left when x[feat] <= thr */
     float *val;         /* leaf value (lr included) */
     double base;        /* score before the first tree */
-    float *xbuf;        /* predict scratch: PREDICT_ROWS encoded archs */
+    float *xbuf;        /* predict scratch: PREDICT_ROWS encoded archs per worker */
+    int xbuf_workers;   /* workers xbuf has room for */
     /* The model compiled for predict (built at its first call after a fit
      * or load): every leaf above the last level replaced by splits that
      * always go left (feature 0, threshold +inf) down to the last level,
@@ -680,6 +683,44 @@ static void compiled_scores(const gbdt *q, const float *x, int64_t n, double *ou
     }
 }
 
+/* One predict worker: rows [lo, hi) of the call, encoded PREDICT_ROWS at a
+ * time into its own buffer. Worker 0 runs on the caller's thread and alone
+ * reports progress (its share times the worker count) and notices Ctrl-C;
+ * the others stop at their next block once `stop` is set. */
+typedef struct predict_job {
+    const gbdt *q;
+    const nl_arch *archs;
+    double *out;
+    int64_t lo, hi, n;
+    int workers;
+    float *xbuf;
+    int rc;
+    char msg[256];
+    volatile int *stop;
+} predict_job;
+
+static void *predict_worker(void *arg)
+{
+    predict_job *j = arg;
+    const gbdt *q = j->q;
+    for (int64_t c0 = j->lo; c0 < j->hi && !*j->stop; c0 += PREDICT_ROWS) {
+        const int64_t bn = j->hi - c0 < PREDICT_ROWS ? j->hi - c0 : PREDICT_ROWS;
+        int rc = nl_space_encode_batch(q->head.space, j->archs + c0, bn, q->head.opts.encoding, j->xbuf);
+        if (!rc) compiled_scores(q, j->xbuf, bn, j->out + c0);
+        else snprintf(j->msg, sizeof j->msg, "%s", nl_errmsg());
+        if (!rc && j->lo == 0) {
+            int64_t done = (c0 + bn) * j->workers;
+            rc = nl_progress_report(NULL, NULL, "predict", done < j->n ? done : j->n, j->n);
+            if (rc) snprintf(j->msg, sizeof j->msg, "%s", nl_errmsg());
+        }
+        if (rc) {
+            j->rc = rc;
+            *j->stop = 1;
+        }
+    }
+    return NULL;
+}
+
 static int gbdt_predict(nl_predictor *p, const nl_arch *archs, int64_t n, double *out)
 {
     gbdt *q = (gbdt *)p;
@@ -691,18 +732,42 @@ static int gbdt_predict(nl_predictor *p, const nl_arch *archs, int64_t n, double
         if (archs[i].space != p->space)
             return nl_err(NL_EINVAL, "gbdt: arch %lld belongs to space %s, not %s", (long long)i,
                           archs[i].space ? archs[i].space->name : "(none)", p->space->name);
-    if (!q->xbuf && !(q->xbuf = nl_malloc((size_t)(PREDICT_ROWS * q->numel) * sizeof *q->xbuf))) return NL_ENOMEM;
     if (!q->cfeat) {
         int rc = compile(q);
         if (rc) return rc;
     }
-    for (int64_t c0 = 0; c0 < n; c0 += PREDICT_ROWS) {
-        const int64_t bn = n - c0 < PREDICT_ROWS ? n - c0 : PREDICT_ROWS;
-        int rc = nl_space_encode_batch(p->space, archs + c0, bn, p->opts.encoding, q->xbuf);
-        if (rc) return nl_err_context(rc, "gbdt");
-        compiled_scores(q, q->xbuf, bn, out + c0);
-        if ((rc = nl_progress_report(NULL, NULL, "predict", c0 + bn, n))) return rc;
+    /* Rows split into one contiguous range per worker (at least 1,024 rows
+     * each); every row's score is the same whatever the split. */
+    int workers = p->opts.threads < 1 ? 1 : p->opts.threads;
+    if (workers > PREDICT_MAX_THREADS) workers = PREDICT_MAX_THREADS;
+    if ((int64_t)workers * 1024 > n) workers = (int)((n + 1023) / 1024);
+    const size_t bufn = (size_t)(PREDICT_ROWS * q->numel);
+    if (q->xbuf_workers < workers) {
+        float *b = nl_malloc((size_t)workers * bufn * sizeof *b);
+        if (!b) return NL_ENOMEM;
+        nl_free(q->xbuf);
+        q->xbuf = b;
+        q->xbuf_workers = workers;
     }
+    predict_job jobs[PREDICT_MAX_THREADS];
+    pthread_t tid[PREDICT_MAX_THREADS];
+    volatile int stop = 0;
+    int started = 1;
+    for (int w = 0; w < workers; w++)
+        jobs[w] = (predict_job){ .q = q, .archs = archs, .out = out, .lo = n * w / workers,
+                                 .hi = n * (w + 1) / workers, .n = n, .workers = workers,
+                                 .xbuf = q->xbuf + (size_t)w * bufn, .stop = &stop };
+    for (int w = 1; w < workers; w++, started++)
+        if (pthread_create(&tid[w], NULL, predict_worker, &jobs[w])) break;
+    /* A worker that could not start is done here, after worker 0's rows. */
+    predict_worker(&jobs[0]);
+    for (int w = started; w < workers; w++) predict_worker(&jobs[w]);
+    for (int w = 1; w < started; w++) pthread_join(tid[w], NULL);
+    for (int w = 0; w < workers; w++)
+        if (jobs[w].rc) {
+            if (jobs[w].rc == NL_EINTR) return nl_err(NL_EINTR, "%s", jobs[w].msg);
+            return nl_err(jobs[w].rc, "gbdt: %s", jobs[w].msg);
+        }
     return 0;
 }
 
