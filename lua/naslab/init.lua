@@ -48,4 +48,7 @@ end
 -- nl.eval: the predictor evaluation harness (lua/naslab/eval.lua).
 nl.eval = require "naslab.eval"
 
+-- nl.search: the search framework and its recipes (lua/naslab/search/).
+nl.search = require "naslab.search"
+
 return nl

@@ -21,6 +21,7 @@ int nl_open_predict(lua_State *L);
 int nl_open_proxy(lua_State *L);
 int nl_open_event(lua_State *L);
 int nl_open_plot(lua_State *L);
+int nl_open_search(lua_State *L);
 
 static const struct {
     const char *name;
@@ -38,6 +39,7 @@ static const struct {
     { "proxy", nl_open_proxy },
     { "event", nl_open_event },
     { "plot", nl_open_plot },
+    { "search", nl_open_search },
 };
 
 /* nl.clock(): seconds on a monotonic clock, to time work in wall-clock

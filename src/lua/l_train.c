@@ -40,6 +40,29 @@ static nl_dataset *optdata(lua_State *L, int t, const char *key, int required)
     return d;
 }
 
+/* The nb201 cell in field `arch` of the table at t (a naslab.Arch or a cell
+ * string), or NULL when absent and not required. Leaves the value (and the
+ * parsed arch) on the stack, which keeps the returned pointer alive. */
+static const nl_arch *optcell(lua_State *L, int t, int required)
+{
+    lua_getfield(L, t, "arch");
+    const nl_arch *a = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        nl_arch tmp;
+        if (nl_space_nb201.parse(lua_tostring(L, -1), &tmp))
+            luaL_argerror(L, t, lua_pushfstring(L, "arch: %s", nl_errmsg()));
+        nl_lua_pusharch(L, &tmp);
+        a = nl_lua_checkarch(L, -1);
+    } else if (!lua_isnil(L, -1)) {
+        a = nl_lua_checkarch(L, -1);
+    } else if (required) {
+        luaL_argerror(L, t, "arch (an nb201 cell) is required");
+    }
+    if (a && a->space != &nl_space_nb201)
+        luaL_argerror(L, t, lua_pushfstring(L, "arch must be an nb201 cell, got an %s arch", a->space->name));
+    return a;
+}
+
 /* The network options shared by nl.train and nl.supernet; classes, input
  * channels and size come from the data when given. */
 static void net_opts(lua_State *L, int t, nl_nb201net_opts *o, const nl_dataset *d)
@@ -239,21 +262,7 @@ static int l_train(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     nl_lua_check_known(L, 1, TRAIN_KNOWN);
-    lua_getfield(L, 1, "arch");
-    const nl_arch *a = NULL;
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        nl_arch tmp;
-        if (nl_space_nb201.parse(lua_tostring(L, -1), &tmp))
-            luaL_argerror(L, 1, lua_pushfstring(L, "arch: %s", nl_errmsg()));
-        nl_lua_pusharch(L, &tmp);
-        a = nl_lua_checkarch(L, -1);
-    } else if (!lua_isnil(L, -1)) {
-        a = nl_lua_checkarch(L, -1);
-    } else {
-        luaL_argerror(L, 1, "arch (an nb201 cell) is required");
-    }
-    if (a->space != &nl_space_nb201)
-        luaL_argerror(L, 1, lua_pushfstring(L, "arch must be an nb201 cell, got an %s arch", a->space->name));
+    const nl_arch *a = optcell(L, 1, 1);
     nl_dataset *d = optdata(L, 1, "data", 1), *te = optdata(L, 1, "test", 0), *va = optdata(L, 1, "valid", 0);
     if (te && (te->c != d->c || te->h != d->h || te->w != d->w))
         luaL_argerror(L, 1, "test images must have the shape of the training images");
@@ -352,27 +361,32 @@ static int sample_path(void *ud, nl_model *m, nl_rng *r)
     return rc ? rc : nl_nb201net_set_cell(m, a.u.nb201.op);
 }
 
-static const char *const STRAIN_KNOWN[] = { "data", "test", "epochs", "batch", "seed", "lr", "lr_min", "schedule",
-                                            "optim", "momentum", "nesterov", "weight_decay", "checkpoint",
+static const char *const STRAIN_KNOWN[] = { "arch", "data", "test", "epochs", "batch", "seed", "lr", "lr_min",
+                                            "schedule", "optim", "momentum", "nesterov", "weight_decay", "checkpoint",
                                             "checkpoint_every", "resume", "batch_events", "progress", NULL };
 
-/* sn:train{data = d, epochs = e, ...}: uniform single-path training (SPOS). */
+/* sn:train{data = d, epochs = e, ...}: uniform single-path training (SPOS);
+ * with arch = a, the path of that one cell only (what MDENAS trains each
+ * epoch), so only a's operations and the shared stem, blocks and head move. */
 static int s_train(lua_State *L)
 {
     lsuper *s = checksuper(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     nl_lua_check_known(L, 2, STRAIN_KNOWN);
+    const nl_arch *a = optcell(L, 2, 0);
     nl_dataset *d = optdata(L, 2, "data", 1);
     nl_train_opts to;
     lprogress p;
     train_opts(L, 2, &to, &p);
     if (to.seed == 0) to.seed = s->seed;
-    to.sample = sample_path;
+    to.sample = a ? NULL : sample_path;
     to.eval_every = 0;
     uint8_t keep[6];
     nl_nb201net_cell(s->m, keep);
     nl_train_result r;
-    int rc = nl_train(s->m, s->ctx, d, NULL, &to, &r);
+    int rc = a ? nl_nb201net_set_cell(s->m, a->u.nb201.op) : 0;
+    if (!rc) rc = nl_train(s->m, s->ctx, d, NULL, &to, &r);
+    else memset(&r, 0, sizeof r);
     nl_nb201net_set_cell(s->m, keep);
     if (rc) {
         if (rc == NL_EINVAL || rc == NL_ESHAPE) {
