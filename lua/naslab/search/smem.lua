@@ -50,7 +50,7 @@
 -- tests use: require "naslab.search.smem".
 --
 -- Events, once per generation: "pareto.clear" and "pareto.points" {x =
--- objectives, y = accuracies} of the archive's front, "search.front"
+-- objectives, y = accuracies} of every queried cell, "search.front"
 -- {generation, queries, hv, front_size}. The result adds front ({arch,
 -- value, objective} in objective order), hv (last), hv_history ({generation,
 -- queries, hv}), generations, box (the box hv is measured in: acc_min,
@@ -483,8 +483,10 @@ local function run(ctx)
   local hv_history = {}
   local function report(gen)
     local front = M.front_of(archive)
+    -- every queried cell: the Pareto pane draws them all and highlights
+    -- the front itself
     local xs, ys = {}, {}
-    for i, r in ipairs(front) do xs[i], ys[i] = r.objective, r.value end
+    for i, r in ipairs(archive) do xs[i], ys[i] = r.objective, r.value end
     local hv = M.hv(front, box)
     hv_history[#hv_history + 1] = { generation = gen, queries = ctx.n, hv = hv }
     ctx:emit("pareto.clear", {})
