@@ -46,6 +46,7 @@ enum {
     PROGRESS_EVERY = 10,  /* trees between progress events */
     PREDICT_ROWS = 4096,
     PREDICT_MAX_THREADS = 64, /* opts.threads is 1..64 */
+    ALWAYS_LEFT = 63,         /* the bit no packed row sets */
 };
 
 typedef struct gbdt {
@@ -58,6 +59,7 @@ typedef struct gbdt {
     float *val;         /* leaf value (lr included) */
     double base;        /* score before the first tree */
     float *xbuf;        /* predict scratch: PREDICT_ROWS encoded archs per worker */
+    uint64_t *mbuf;     /* and PREDICT_ROWS bit masks per worker */
     int xbuf_workers;   /* workers xbuf has room for */
     /* The model compiled for predict (built at its first call after a fit
      * or load): every leaf above the last level replaced by splits that
@@ -67,6 +69,11 @@ typedef struct gbdt {
     int depth;
     int32_t *cfeat;     /* ntrees * inner */
     float *cthr;        /* ntrees * inner */
+    /* When every split is x > t with t in [0, 1) and the features number at
+     * most 63 (one-hot encodings), a 0/1 row is one 64-bit mask and a split
+     * one bit test: cbit holds the bit of each node, ALWAYS_LEFT for the
+     * always-left nodes (a bit no mask sets). NULL otherwise. */
+    uint8_t *cbit;      /* ntrees * inner */
     float *cval;        /* ntrees * 2^depth */
 } gbdt;
 
@@ -114,8 +121,10 @@ static void gbdt_free(nl_predictor *p)
     nl_free(q->thr);
     nl_free(q->val);
     nl_free(q->xbuf);
+    nl_free(q->mbuf);
     nl_free(q->cfeat);
     nl_free(q->cthr);
+    nl_free(q->cbit);
     nl_free(q->cval);
     nl_free(q);
 }
@@ -125,9 +134,11 @@ static void uncompile(gbdt *q)
 {
     nl_free(q->cfeat);
     nl_free(q->cthr);
+    nl_free(q->cbit);
     nl_free(q->cval);
     q->cfeat = NULL;
     q->cthr = NULL;
+    q->cbit = NULL;
     q->cval = NULL;
 }
 
@@ -628,7 +639,81 @@ static int compile(gbdt *q)
     }
     for (int64_t i = 0; i < q->ntrees * inner; i++) q->cthr[i] = INFINITY; /* unreachable nodes */
     for (int64_t t = 0; t < q->ntrees; t++) compile_node(q, t, 0, 0, 0, 0);
+    /* The bit form, when it says the same as the thresholds for 0/1 rows. */
+    const int64_t nn = q->ntrees * inner;
+    int bitwise = q->numel <= ALWAYS_LEFT;
+    for (int64_t i = 0; i < nn && bitwise; i++)
+        if (q->cthr[i] != INFINITY && !(q->cthr[i] >= 0.0f && q->cthr[i] < 1.0f)) bitwise = 0;
+    if (bitwise && (q->cbit = nl_malloc((size_t)nn))) {
+        for (int64_t i = 0; i < nn; i++)
+            q->cbit[i] = q->cthr[i] == INFINITY ? ALWAYS_LEFT : (uint8_t)q->cfeat[i];
+    }
     return 0;
+}
+
+/* Rows x[0..n) as bit masks; 0 when a feature is neither 0 nor 1. */
+static int pack_bits(const gbdt *q, const float *x, int64_t n, uint64_t *m)
+{
+    const int64_t F = q->numel;
+    for (int64_t r = 0; r < n; r++) {
+        uint64_t b = 0;
+        const float *xr = x + r * F;
+        for (int64_t f = 0; f < F; f++) {
+            if (xr[f] == 1.0f) b |= (uint64_t)1 << f;
+            else if (xr[f] != 0.0f) return 0;
+        }
+        m[r] = b;
+    }
+    return 1;
+}
+
+/* compiled_scores for rows packed by pack_bits: the same walks (x > t is
+ * x == 1 for 0/1 features and t in [0, 1)) and the same sums, in the same
+ * order, so the same bits. */
+static void bit_scores(const gbdt *q, const uint64_t *m, int64_t n, double *out)
+{
+    enum { BLOCK = 64 };
+    const int64_t inner = ((int64_t)1 << q->depth) - 1;
+    const int D = q->depth;
+    for (int64_t b0 = 0; b0 < n; b0 += BLOCK) {
+        const int64_t bn = n - b0 < BLOCK ? n - b0 : BLOCK;
+        double *o = out + b0;
+        const uint64_t *mb = m + b0;
+        for (int64_t r = 0; r < bn; r++) o[r] = q->base;
+        for (int64_t t = 0; t < q->ntrees; t++) {
+            const uint8_t *cb = q->cbit + t * inner;
+            const float *cv = q->cval + t * (inner + 1);
+            int64_t r = 0;
+#define BSTEP(i) k##i = 2 * k##i + 1 + (int64_t)((mb[r + (i)] >> cb[k##i]) & 1)
+            for (; r + 8 <= bn; r += 8) {
+                int64_t k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0;
+                for (int d = 0; d < D; d++) {
+                    BSTEP(0);
+                    BSTEP(1);
+                    BSTEP(2);
+                    BSTEP(3);
+                    BSTEP(4);
+                    BSTEP(5);
+                    BSTEP(6);
+                    BSTEP(7);
+                }
+                o[r] += (double)cv[k0 - inner];
+                o[r + 1] += (double)cv[k1 - inner];
+                o[r + 2] += (double)cv[k2 - inner];
+                o[r + 3] += (double)cv[k3 - inner];
+                o[r + 4] += (double)cv[k4 - inner];
+                o[r + 5] += (double)cv[k5 - inner];
+                o[r + 6] += (double)cv[k6 - inner];
+                o[r + 7] += (double)cv[k7 - inner];
+            }
+#undef BSTEP
+            for (; r < bn; r++) {
+                int64_t k = 0;
+                for (int d = 0; d < D; d++) k = 2 * k + 1 + (int64_t)((mb[r] >> cb[k]) & 1);
+                o[r] += (double)cv[k - inner];
+            }
+        }
+    }
 }
 
 /* Scores of rows x[0..n) (F floats each) through the compiled model: base
@@ -694,6 +779,7 @@ typedef struct predict_job {
     int64_t lo, hi, n;
     int workers;
     float *xbuf;
+    uint64_t *mbuf;     /* the block's rows as bit masks (PREDICT_ROWS) */
     int rc;
     char msg[256];
     volatile int *stop;
@@ -706,7 +792,10 @@ static void *predict_worker(void *arg)
     for (int64_t c0 = j->lo; c0 < j->hi && !*j->stop; c0 += PREDICT_ROWS) {
         const int64_t bn = j->hi - c0 < PREDICT_ROWS ? j->hi - c0 : PREDICT_ROWS;
         int rc = nl_space_encode_batch(q->head.space, j->archs + c0, bn, q->head.opts.encoding, j->xbuf);
-        if (!rc) compiled_scores(q, j->xbuf, bn, j->out + c0);
+        if (!rc) {
+            if (q->cbit && pack_bits(q, j->xbuf, bn, j->mbuf)) bit_scores(q, j->mbuf, bn, j->out + c0);
+            else compiled_scores(q, j->xbuf, bn, j->out + c0);
+        }
         else snprintf(j->msg, sizeof j->msg, "%s", nl_errmsg());
         if (!rc && j->lo == 0) {
             int64_t done = (c0 + bn) * j->workers;
@@ -744,9 +833,16 @@ static int gbdt_predict(nl_predictor *p, const nl_arch *archs, int64_t n, double
     const size_t bufn = (size_t)(PREDICT_ROWS * q->numel);
     if (q->xbuf_workers < workers) {
         float *b = nl_malloc((size_t)workers * bufn * sizeof *b);
-        if (!b) return NL_ENOMEM;
+        uint64_t *mb = nl_malloc((size_t)workers * PREDICT_ROWS * sizeof *mb);
+        if (!b || !mb) {
+            nl_free(b);
+            nl_free(mb);
+            return NL_ENOMEM;
+        }
         nl_free(q->xbuf);
+        nl_free(q->mbuf);
         q->xbuf = b;
+        q->mbuf = mb;
         q->xbuf_workers = workers;
     }
     predict_job jobs[PREDICT_MAX_THREADS];
@@ -756,7 +852,8 @@ static int gbdt_predict(nl_predictor *p, const nl_arch *archs, int64_t n, double
     for (int w = 0; w < workers; w++)
         jobs[w] = (predict_job){ .q = q, .archs = archs, .out = out, .lo = n * w / workers,
                                  .hi = n * (w + 1) / workers, .n = n, .workers = workers,
-                                 .xbuf = q->xbuf + (size_t)w * bufn, .stop = &stop };
+                                 .xbuf = q->xbuf + (size_t)w * bufn,
+                                 .mbuf = q->mbuf + (size_t)w * PREDICT_ROWS, .stop = &stop };
     for (int w = 1; w < workers; w++, started++)
         if (pthread_create(&tid[w], NULL, predict_worker, &jobs[w])) break;
     /* A worker that could not start is done here, after worker 0's rows. */
