@@ -51,4 +51,8 @@ nl.eval = require "naslab.eval"
 -- nl.search: the search framework and its recipes (lua/naslab/search/).
 nl.search = require "naslab.search"
 
+-- nl.lid: NAS-LID's schedule and mask helpers over the C primitives
+-- (lua/naslab/lid.lua).
+require "naslab.lid"
+
 return nl

@@ -22,6 +22,7 @@ int nl_open_proxy(lua_State *L);
 int nl_open_event(lua_State *L);
 int nl_open_plot(lua_State *L);
 int nl_open_search(lua_State *L);
+int nl_open_lid(lua_State *L);
 
 static const struct {
     const char *name;
@@ -40,6 +41,7 @@ static const struct {
     { "event", nl_open_event },
     { "plot", nl_open_plot },
     { "search", nl_open_search },
+    { "lid", nl_open_lid },
 };
 
 /* nl.clock(): seconds on a monotonic clock, to time work in wall-clock

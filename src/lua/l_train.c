@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* l_train.c - the Lua face of training: nl.train{...} trains a stand-alone
  * NAS-Bench-201 network on a data set and returns its figures; nl.supernet{...}
- * makes a weight-sharing supernet (naslab.Supernet) with train, eval, save and
- * load. Progress events go to an optional Lua function; an error in it stops
+ * makes a weight-sharing supernet (naslab.Supernet) with train (SPOS, one
+ * cell, or single paths inside a NAS-LID op mask), eval, save, load and
+ * clone. Progress events go to an optional Lua function; an error in it stops
  * the run and is raised once every C object is freed. Uses nn (nb201net,
  * train, checkpoint), data/dataset and the space and data bindings. */
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "lua/l_space.h"
+#include "lua/l_train.h"
 #include "lua/lnl.h"
 #include "nn/checkpoint.h"
 #include "nn/nb201net.h"
@@ -315,6 +317,8 @@ typedef struct lsuper {
     nl_nn_ctx *ctx;
     uint64_t seed;
     int64_t trained_epochs;
+    nl_nb201net_opts o;
+    int threads;
 } lsuper;
 
 static lsuper *checksuper(lua_State *L, int arg)
@@ -322,6 +326,34 @@ static lsuper *checksuper(lua_State *L, int arg)
     lsuper *s = luaL_checkudata(L, arg, SUPERNET_MT);
     if (!s->m) luaL_argerror(L, arg, "supernet is closed");
     return s;
+}
+
+nl_model *nl_lua_checksupernet(lua_State *L, int arg, nl_nn_ctx **ctx)
+{
+    lsuper *s = checksuper(L, arg);
+    if (ctx) *ctx = s->ctx;
+    return s->m;
+}
+
+void nl_lua_checkmask(lua_State *L, int idx, int arg, const char *what, uint8_t mask[6])
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx))
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a table of 6 op sets (integers in 1..31), got %s", what,
+                                              luaL_typename(L, idx)));
+    if (luaL_len(L, idx) != 6)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s must have 6 entries (one op set per edge), got %d", what,
+                                              (int)luaL_len(L, idx)));
+    for (int e = 0; e < 6; e++) {
+        lua_geti(L, idx, e + 1);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < 1 || v > 31)
+            luaL_argerror(L, arg, lua_pushfstring(L, "%s[%d] must be an integer in 1..31 (a set of ops), got %s", what,
+                                                  e + 1, nl_lua_shown(L, -1)));
+        mask[e] = (uint8_t)v;
+        lua_pop(L, 1);
+    }
 }
 
 static const char *const SUPER_KNOWN[] = { "C", "N", "classes", "data", "seed", "threads", NULL };
@@ -345,6 +377,8 @@ static int l_supernet(lua_State *L)
     memset(s, 0, sizeof *s);
     luaL_setmetatable(L, SUPERNET_MT);
     s->seed = seed;
+    s->o = no;
+    s->threads = threads;
     nl_rng init;
     nl_rng_seed_stream(&init, seed, 2);
     int rc = nl_nb201net_new(&s->m, &no, &init);
@@ -361,25 +395,44 @@ static int sample_path(void *ud, nl_model *m, nl_rng *r)
     return rc ? rc : nl_nb201net_set_cell(m, a.u.nb201.op);
 }
 
-static const char *const STRAIN_KNOWN[] = { "arch", "data", "test", "epochs", "batch", "seed", "lr", "lr_min",
+/* Single-path sampling inside a sub-supernet's mask (NAS-LID). */
+static int sample_masked(void *ud, nl_model *m, nl_rng *r)
+{
+    uint8_t ops[6];
+    int rc = nl_nb201net_sample_masked(ud, r, ops);
+    return rc ? rc : nl_nb201net_set_cell(m, ops);
+}
+
+static const char *const STRAIN_KNOWN[] = { "arch", "mask", "data", "test", "epochs", "batch", "seed", "lr", "lr_min",
                                             "schedule", "optim", "momentum", "nesterov", "weight_decay", "checkpoint",
                                             "checkpoint_every", "resume", "batch_events", "progress", NULL };
 
 /* sn:train{data = d, epochs = e, ...}: uniform single-path training (SPOS);
  * with arch = a, the path of that one cell only (what MDENAS trains each
- * epoch), so only a's operations and the shared stem, blocks and head move. */
+ * epoch), so only a's operations and the shared stem, blocks and head move;
+ * with mask = {6 op sets}, uniform single paths inside the mask (a NAS-LID
+ * sub-supernet). */
 static int s_train(lua_State *L)
 {
     lsuper *s = checksuper(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     nl_lua_check_known(L, 2, STRAIN_KNOWN);
     const nl_arch *a = optcell(L, 2, 0);
+    uint8_t mask[6];
+    lua_getfield(L, 2, "mask");
+    int masked = !lua_isnil(L, -1);
+    if (masked) {
+        if (a) luaL_argerror(L, 2, "give arch or mask, not both");
+        nl_lua_checkmask(L, -1, 2, "mask", mask);
+    }
+    lua_pop(L, 1);
     nl_dataset *d = optdata(L, 2, "data", 1);
     nl_train_opts to;
     lprogress p;
     train_opts(L, 2, &to, &p);
     if (to.seed == 0) to.seed = s->seed;
-    to.sample = a ? NULL : sample_path;
+    to.sample = a ? NULL : masked ? sample_masked : sample_path;
+    to.sample_ud = masked ? mask : NULL;
     to.eval_every = 0;
     uint8_t keep[6];
     nl_nb201net_cell(s->m, keep);
@@ -475,6 +528,31 @@ static int s_load(lua_State *L)
     return 1;
 }
 
+/* sn:clone(): a new supernet with this one's weights, running statistics,
+ * seed, threads and trained epochs (a NAS-LID child starts from its parent). */
+static int s_clone(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    lsuper *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, SUPERNET_MT);
+    c->seed = s->seed;
+    c->o = s->o;
+    c->threads = s->threads;
+    c->trained_epochs = s->trained_epochs;
+    nl_rng init;
+    nl_rng_seed_stream(&init, s->seed, 2);
+    uint8_t cell[6];
+    nl_nb201net_cell(s->m, cell);
+    memcpy(c->o.ops, cell, 6);
+    int rc = nl_nb201net_new(&c->m, &c->o, &init);
+    if (rc) return nl_lua_raise(L, rc);
+    if (!(c->ctx = nl_nn_ctx_new(c->threads))) return nl_lua_raise(L, NL_ENOMEM);
+    for (int i = 0; i < s->m->nparams; i++) nl_tensor_copy(c->m->params[i].w, s->m->params[i].w);
+    for (int i = 0; i < s->m->nbuffers; i++) nl_tensor_copy(c->m->buffers[i].w, s->m->buffers[i].w);
+    return 1;
+}
+
 static int s_params(lua_State *L)
 {
     lsuper *s = checksuper(L, 1);
@@ -506,6 +584,7 @@ static int s_tostring(lua_State *L)
 
 static const luaL_Reg super_methods[] = { { "train", s_train }, { "eval", s_eval },     { "save", s_save },
                                           { "load", s_load },   { "params", s_params }, { "close", s_close },
+                                          { "clone", s_clone },
                                           { NULL, NULL } };
 
 int nl_open_train(lua_State *L)

@@ -424,6 +424,20 @@ void nl_nb201net_cell(const nl_model *m, uint8_t ops[6])
     memcpy(ops, ((const net *)m)->cur, 6);
 }
 
+int nl_nb201net_layers(const nl_model *m, const nl_tensor **out)
+{
+    if (!nl_nb201net_is(m)) return nl_err(NL_EINVAL, "layers: not an nb201 network");
+    const net *n = (const net *)m;
+    if (!out) return 3 * n->o.N + 2;
+    if (n->batch < 1) return nl_err(NL_EINVAL, "layers: the network has run no forward yet");
+    int L = 0;
+    for (int s = 0; s < 3; s++) {
+        if (s > 0) out[L++] = n->blk[s - 1].out->v;
+        for (int k = 0; k < n->o.N; k++) out[L++] = n->cells[s * n->o.N + k].node[3]->v;
+    }
+    return L;
+}
+
 int64_t nl_nb201net_macs(const nl_model *m)
 {
     const net *n = (const net *)m;
@@ -442,6 +456,41 @@ int64_t nl_nb201net_macs(const nl_model *m)
         }
     }
     return macs + c * n->o.classes + n->o.classes; /* the classifier, with its bias as the benchmark counts it */
+}
+
+/* ------------------------------------------------------------ masks */
+
+int nl_nb201net_check_mask(const uint8_t mask[6])
+{
+    for (int e = 0; e < 6; e++)
+        if (mask[e] == 0 || mask[e] > 31)
+            return nl_err(NL_EINVAL, "mask: edge %d allows %s (a set of ops must be in 1..31)", e + 1,
+                          mask[e] ? "ops outside 0..4" : "no op");
+    return 0;
+}
+
+int nl_nb201net_sample_masked(const uint8_t mask[6], nl_rng *r, uint8_t ops[6])
+{
+    int rc = nl_nb201net_check_mask(mask);
+    if (rc) return rc;
+    for (int e = 0; e < 6; e++) {
+        int cnt = 0;
+        for (int k = 0; k < 5; k++) cnt += (mask[e] >> k) & 1;
+        int pick = (int)nl_rng_below(r, (uint64_t)cnt);
+        for (int k = 0; k < 5; k++)
+            if ((mask[e] >> k) & 1 && pick-- == 0) {
+                ops[e] = (uint8_t)k;
+                break;
+            }
+    }
+    return 0;
+}
+
+int nl_nb201net_mask_has(const uint8_t mask[6], const uint8_t ops[6])
+{
+    for (int e = 0; e < 6; e++)
+        if (ops[e] >= 5 || !((mask[e] >> ops[e]) & 1)) return 0;
+    return 1;
 }
 
 /* ------------------------------------------------------------ batch size */

@@ -71,6 +71,25 @@ void nl_nb201net_cell(const nl_model *m, uint8_t ops[6]);
 int nl_nb201net_is(const nl_model *m);
 int nl_nb201net_is_supernet(const nl_model *m);
 
+/* The outputs of the 3N+2 layers of the last forward, in forward order: the
+ * N cells of stage 0, residual block 0, the N cells of stage 1, block 1, the
+ * N cells of stage 2 (what NAS-LID measures). out[i] is a (batch, c, h, w)
+ * view owned by the model, valid until its next forward; out must hold 3N+2
+ * pointers (NULL: only count them). Returns 3N+2, or NL_EINVAL when m is not
+ * an nb201 network or (out not NULL) has run no forward yet. */
+int nl_nb201net_layers(const nl_model *m, const nl_tensor **out);
+
+/* Op masks (NAS-LID sub-supernets): mask[e] is the set of ops allowed on
+ * edge e, bit k for op k (nl_nb201 order), 31 for all five; one mask is
+ * shared by every cell of the network.
+ * check_mask: 0, or NL_EINVAL naming the first edge whose set is empty or
+ * holds bits above 4. sample_masked: ops = a cell drawn uniformly inside
+ * mask (one nl_rng_below per edge, in edge order); fails like check_mask.
+ * mask_has: non-zero when the cell ops lies inside mask. */
+int nl_nb201net_check_mask(const uint8_t mask[6]);
+int nl_nb201net_sample_masked(const uint8_t mask[6], nl_rng *r, uint8_t ops[6]);
+int nl_nb201net_mask_has(const uint8_t mask[6], const uint8_t ops[6]);
+
 /* Multiply-adds of one forward pass of one image along the current path:
  * convolutions k*k*Cin*Cout*Hout*Wout and the linear layer in*out, as
  * NAS-Bench-201 counts FLOPs (pooling, BN and additions not counted). */
