@@ -667,59 +667,16 @@ static int pack_bits(const gbdt *q, const float *x, int64_t n, uint64_t *m)
     return 1;
 }
 
-/* compiled_scores for rows packed by pack_bits: the same walks (x > t is
- * x == 1 for 0/1 features and t in [0, 1)) and the same sums, in the same
- * order, so the same bits. */
-static void bit_scores(const gbdt *q, const uint64_t *m, int64_t n, double *out)
-{
-    enum { BLOCK = 64 };
-    const int64_t inner = ((int64_t)1 << q->depth) - 1;
-    const int D = q->depth;
-    for (int64_t b0 = 0; b0 < n; b0 += BLOCK) {
-        const int64_t bn = n - b0 < BLOCK ? n - b0 : BLOCK;
-        double *o = out + b0;
-        const uint64_t *mb = m + b0;
-        for (int64_t r = 0; r < bn; r++) o[r] = q->base;
-        for (int64_t t = 0; t < q->ntrees; t++) {
-            const uint8_t *cb = q->cbit + t * inner;
-            const float *cv = q->cval + t * (inner + 1);
-            int64_t r = 0;
-#define BSTEP(i) k##i = 2 * k##i + 1 + (int64_t)((mb[r + (i)] >> cb[k##i]) & 1)
-            for (; r + 8 <= bn; r += 8) {
-                int64_t k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0;
-                for (int d = 0; d < D; d++) {
-                    BSTEP(0);
-                    BSTEP(1);
-                    BSTEP(2);
-                    BSTEP(3);
-                    BSTEP(4);
-                    BSTEP(5);
-                    BSTEP(6);
-                    BSTEP(7);
-                }
-                o[r] += (double)cv[k0 - inner];
-                o[r + 1] += (double)cv[k1 - inner];
-                o[r + 2] += (double)cv[k2 - inner];
-                o[r + 3] += (double)cv[k3 - inner];
-                o[r + 4] += (double)cv[k4 - inner];
-                o[r + 5] += (double)cv[k5 - inner];
-                o[r + 6] += (double)cv[k6 - inner];
-                o[r + 7] += (double)cv[k7 - inner];
-            }
-#undef BSTEP
-            for (; r < bn; r++) {
-                int64_t k = 0;
-                for (int d = 0; d < D; d++) k = 2 * k + 1 + (int64_t)((mb[r] >> cb[k]) & 1);
-                o[r] += (double)cv[k - inner];
-            }
-        }
-    }
-}
 
-/* Scores of rows x[0..n) (F floats each) through the compiled model: base
- * plus every tree's value, in tree order, in double, as fit sums them;
- * eight rows are walked side by side. */
-static void compiled_scores(const gbdt *q, const float *x, int64_t n, double *out)
+/* Scores of rows [0, n) through the compiled model: base plus every tree's
+ * value, in tree order, in double, as fit sums them; eight rows are walked
+ * side by side (the loads of one hide in the shadow of the others'
+ * latency). Rows are floats x (F each), or with `bits` the masks m of
+ * pack_bits, where the split x > t is one bit test (x is 0 or 1 and t in
+ * [0, 1), so the two forms take the same branches and give the same bits).
+ * Always inlined with a constant `bits`, so each form is its own loop. */
+static inline __attribute__((always_inline)) void walk_scores(const gbdt *q, const float *x, const uint64_t *m,
+                                                              int64_t n, double *out, const int bits)
 {
     enum { BLOCK = 64 };
     const int64_t inner = ((int64_t)1 << q->depth) - 1, F = q->numel;
@@ -731,12 +688,11 @@ static void compiled_scores(const gbdt *q, const float *x, int64_t n, double *ou
         for (int64_t t = 0; t < q->ntrees; t++) {
             const int32_t *cf = q->cfeat + t * inner;
             const float *ct = q->cthr + t * inner, *cv = q->cval + t * (inner + 1);
+            const uint8_t *cb = bits ? q->cbit + t * inner : NULL;
             int64_t r = 0;
-            /* Eight independent walks keep the loads of one in the shadow
-             * of the others' latency. */
-#define STEP(i) k##i = 2 * k##i + 1 + (xr[(i) * F + cf[k##i]] > ct[k##i])
+#define GO(row, k) (bits ? (int64_t)((m[b0 + (row)] >> cb[k]) & 1) : (int64_t)(x[(b0 + (row)) * F + cf[k]] > ct[k]))
+#define STEP(i) k##i = 2 * k##i + 1 + GO(r + (i), k##i)
             for (; r + 8 <= bn; r += 8) {
-                const float *xr = x + (b0 + r) * F;
                 int64_t k0 = 0, k1 = 0, k2 = 0, k3 = 0, k4 = 0, k5 = 0, k6 = 0, k7 = 0;
                 for (int d = 0; d < D; d++) {
                     STEP(0);
@@ -757,15 +713,25 @@ static void compiled_scores(const gbdt *q, const float *x, int64_t n, double *ou
                 o[r + 6] += (double)cv[k6 - inner];
                 o[r + 7] += (double)cv[k7 - inner];
             }
-#undef STEP
             for (; r < bn; r++) {
-                const float *xr = x + (b0 + r) * F;
                 int64_t k = 0;
-                for (int d = 0; d < D; d++) k = 2 * k + 1 + (xr[cf[k]] > ct[k]);
+                for (int d = 0; d < D; d++) k = 2 * k + 1 + GO(r, k);
                 o[r] += (double)cv[k - inner];
             }
+#undef STEP
+#undef GO
         }
     }
+}
+
+static void compiled_scores(const gbdt *q, const float *x, int64_t n, double *out)
+{
+    walk_scores(q, x, NULL, n, out, 0);
+}
+
+static void bit_scores(const gbdt *q, const uint64_t *m, int64_t n, double *out)
+{
+    walk_scores(q, NULL, m, n, out, 1);
 }
 
 /* One predict worker: rows [lo, hi) of the call, encoded PREDICT_ROWS at a
