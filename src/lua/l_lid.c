@@ -112,31 +112,9 @@ static int l_similarity(lua_State *L)
     return 1;
 }
 
-/* nl.lid.mincut(S): the two groups (lists of 1-based indices) and the cut. */
-static int l_mincut(lua_State *L)
-{
-    lua_settop(L, 1);
-    int n, dim;
-    double *S = checkrows(L, 1, "similarity", &n, &dim);
-    if (dim != n) luaL_argerror(L, 1, lua_pushfstring(L, "similarity must be square, got %d x %d", n, dim));
-    uint8_t g[16];
-    double cut;
-    if (nl_lid_mincut(S, n, g, &cut)) return luaL_argerror(L, 1, nl_errmsg());
-    for (int w = 0; w < 2; w++) {
-        lua_newtable(L);
-        int c = 0;
-        for (int i = 0; i < n; i++)
-            if (g[i] == w) {
-                lua_pushinteger(L, i + 1);
-                lua_rawseti(L, -2, ++c);
-            }
-    }
-    lua_pushnumber(L, cut);
-    return 3;
-}
-
-/* nl.lid.spectral(S): the two clusters (lists of 1-based indices) and the score. */
-static int l_spectral(lua_State *L)
+/* A partition of similarity matrix argument 1 into two groups by `split`:
+ * the groups (lists of 1-based indices) and split's score. */
+static int partition(lua_State *L, int (*split)(const double *, int, uint8_t *, double *))
 {
     lua_settop(L, 1);
     int n, dim;
@@ -144,7 +122,7 @@ static int l_spectral(lua_State *L)
     if (dim != n) luaL_argerror(L, 1, lua_pushfstring(L, "similarity must be square, got %d x %d", n, dim));
     uint8_t g[16];
     double score;
-    if (nl_lid_spectral(S, n, g, &score)) return luaL_argerror(L, 1, nl_errmsg());
+    if (split(S, n, g, &score)) return luaL_argerror(L, 1, nl_errmsg());
     for (int w = 0; w < 2; w++) {
         lua_newtable(L);
         int c = 0;
@@ -156,6 +134,18 @@ static int l_spectral(lua_State *L)
     }
     lua_pushnumber(L, score);
     return 3;
+}
+
+/* nl.lid.mincut(S): the two groups (lists of 1-based indices) and the cut. */
+static int l_mincut(lua_State *L)
+{
+    return partition(L, nl_lid_mincut);
+}
+
+/* nl.lid.spectral(S): the two clusters (lists of 1-based indices) and the score. */
+static int l_spectral(lua_State *L)
+{
+    return partition(L, nl_lid_spectral);
 }
 
 /* A random batch of `batch` examples of d drawn with seed (stream 9). */
