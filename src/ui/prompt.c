@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <sys/stat.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
 
 #include "core/progress.h"
 #include "lua/host.h"
+#include "ui/rl.h"
 
 #define PROMPT "nl> "
 #define PROMPT_MORE "..> "
@@ -25,28 +25,6 @@
 static nl_repl *repl;
 static int quit;
 static char history_path[4096 + 16];
-
-/* $XDG_STATE_HOME/naslab/history (default ~/.local/state/naslab/history);
- * creates the directories. Leaves history_path empty when there is no home. */
-static void find_history(void)
-{
-    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    char dir[4096];
-    if (state && *state)
-        snprintf(dir, sizeof dir, "%s/naslab", state);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.local/state/naslab", home);
-    else
-        return;
-    for (char *p = dir + 1; *p; p++) /* mkdir -p */
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0700);
-            *p = '/';
-        }
-    mkdir(dir, 0700);
-    snprintf(history_path, sizeof history_path, "%s/history", dir);
-}
 
 static void on_line(char *line)
 {
@@ -72,57 +50,14 @@ static void on_line(char *line)
     rl_set_prompt(nl_repl_pending(repl) ? PROMPT_MORE : PROMPT);
 }
 
-/* ---- completion ---- */
-
-static char **cands;
-static size_t ncands, capcands;
-
-static void add_cand(void *ud, const char *c)
-{
-    (void)ud;
-    for (size_t i = 0; i < ncands; i++)
-        if (strcmp(cands[i], c) == 0) return;
-    if (ncands == capcands) {
-        size_t cap = capcands ? 2 * capcands : 32;
-        char **p = realloc(cands, cap * sizeof *p);
-        if (!p) return;
-        cands = p;
-        capcands = cap;
-    }
-    char *d = strdup(c);
-    if (d) cands[ncands++] = d;
-}
-
-static char *generator(const char *text, int state)
-{
-    static size_t next;
-    if (state == 0) {
-        for (size_t i = 0; i < ncands; i++) free(cands[i]);
-        ncands = 0;
-        next = 0;
-        nl_host_complete(repl->L, text, add_cand, NULL);
-    }
-    return next < ncands ? strdup(cands[next++]) : NULL;
-}
-
-static char **complete(const char *text, int start, int end)
-{
-    (void)start;
-    (void)end;
-    rl_attempted_completion_over = 1; /* never fall back to file names */
-    rl_completion_append_character = '\0'; /* readline resets it to ' ' each time */
-    return rl_completion_matches(text, generator);
-}
-
 int nl_prompt_run(nl_repl *r)
 {
     repl = r;
     quit = 0;
     rl_readline_name = "naslab";
     rl_catch_signals = 0; /* our SIGINT handler stays in charge */
-    rl_attempted_completion_function = complete;
-    rl_completer_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^#~[]";
-    find_history();
+    nl_ui_complete_init(r, NULL);
+    nl_ui_history_path(history_path, sizeof history_path);
     if (*history_path && read_history(history_path) != 0)
         write_history(history_path); /* create it: append_history needs the file */
     nl_interrupt_clear(); /* a Ctrl-C typed during start-up is not meant for the prompt */
@@ -150,9 +85,6 @@ int nl_prompt_run(nl_repl *r)
         rl_callback_read_char();
     }
     if (!quit) rl_callback_handler_remove();
-    for (size_t i = 0; i < ncands; i++) free(cands[i]);
-    free(cands);
-    cands = NULL;
-    ncands = capcands = 0;
+    nl_ui_complete_free();
     return 0;
 }

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +37,7 @@
 #include "core/progress.h"
 #include "lua/host.h"
 #include "plot/board.h"
+#include "ui/rl.h"
 
 #define PROMPT "nl> "
 #define PROMPT_MORE "..> "
@@ -334,67 +334,6 @@ static void on_line(char *line)
     }
     log_scroll = 0;
     job_submit(line); /* the job thread frees it */
-}
-
-/* completion runs on the UI thread and needs the Lua state: only when no job holds it */
-static char **cands;
-static size_t ncands, capcands;
-
-static void add_cand(void *ud, const char *c)
-{
-    (void)ud;
-    for (size_t i = 0; i < ncands; i++)
-        if (strcmp(cands[i], c) == 0) return;
-    if (ncands == capcands) {
-        size_t cap = capcands ? 2 * capcands : 32;
-        char **p = realloc(cands, cap * sizeof *p);
-        if (!p) return;
-        cands = p;
-        capcands = cap;
-    }
-    char *d = strdup(c);
-    if (d) cands[ncands++] = d;
-}
-
-static char *generator(const char *text, int state)
-{
-    static size_t next;
-    if (state == 0) {
-        for (size_t i = 0; i < ncands; i++) free(cands[i]);
-        ncands = 0;
-        next = 0;
-        if (pthread_mutex_trylock(&lua_mx) == 0) {
-            nl_host_complete(repl->L, text, add_cand, NULL);
-            pthread_mutex_unlock(&lua_mx);
-        }
-    }
-    return next < ncands ? strdup(cands[next++]) : NULL;
-}
-
-static char **complete(const char *text, int start, int end)
-{
-    (void)start;
-    (void)end;
-    rl_attempted_completion_over = 1;
-    rl_completion_append_character = '\0';
-    return rl_completion_matches(text, generator);
-}
-
-static void find_history(void)
-{
-    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    char dir[4096];
-    if (state && *state) snprintf(dir, sizeof dir, "%s/naslab", state);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.local/state/naslab", home);
-    else return;
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0700);
-            *p = '/';
-        }
-    mkdir(dir, 0700);
-    snprintf(history_path, sizeof history_path, "%s/history", dir);
 }
 
 /* ---- drawing ---- */
@@ -867,12 +806,12 @@ int nl_wb_run(nl_repl *r)
     rl_prep_term_function = rl_prep_noop;
     rl_deprep_term_function = rl_deprep_noop;
     rl_completion_display_matches_hook = show_matches;
-    rl_attempted_completion_function = complete;
-    rl_completer_word_break_characters = " \t\n\"\\'`@$><=;|&{(,+-*/%^#~[]";
+    /* completion runs on the UI thread and needs the Lua state: only when no job holds it */
+    nl_ui_complete_init(repl, &lua_mx);
     FILE *devnull = fopen("/dev/null", "w");
     rl_outstream = devnull;
     rl_instream = fin;
-    find_history();
+    nl_ui_history_path(history_path, sizeof history_path);
     if (*history_path && read_history(history_path) != 0) write_history(history_path);
     rl_callback_handler_install(PROMPT, on_line);
 
@@ -986,9 +925,6 @@ int nl_wb_run(nl_repl *r)
     if (devnull) fclose(devnull);
     for (int i = 0; i < log_n; i++) free(log_lines[(log_first + i) % LOG_LINES]);
     log_n = 0;
-    for (size_t i = 0; i < ncands; i++) free(cands[i]);
-    free(cands);
-    cands = NULL;
-    ncands = capcands = 0;
+    nl_ui_complete_free();
     return 0;
 }
