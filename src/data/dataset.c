@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* dataset.c - image data sets from IDX files (see dataset.h). A load keeps the
- * raw IDX arrays only while it selects examples and computes statistics, then
- * writes each chosen image once into the final float tensor: ubyte pixels go
- * through a 256-entry table per channel that folds scaling, normalisation
- * and nothing else, so the full Fashion-MNIST training set converts in a few
- * tens of milliseconds. */
+/* dataset.c - image data sets from IDX files and scikit-learn's digits (see
+ * dataset.h). A load keeps the raw arrays (IDX files, or the digits parsed
+ * into the same nl_idx form in memory) only while it selects examples and
+ * computes statistics, then writes each chosen image once into the final
+ * float tensor: ubyte pixels go through a 256-entry table per channel that
+ * folds scaling, normalisation and nothing else, so the full Fashion-MNIST
+ * training set converts in a few tens of milliseconds. */
 #include "data/dataset.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,16 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "data/csv.h"
 #include "data/idx.h"
 
 const char *const nl_fashion_mnist_classes[10] = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot" };
 
-enum { MAXPAD = 64 };
+enum { MAXPAD = 64, MAXFACTOR = 64 };
+
+/* scikit-learn's digits: 8x8 images of 4x4-block counts 0..16, ten classes. */
+enum { DIGIT_SIDE = 8, DIGIT_PIXELS = DIGIT_SIDE * DIGIT_SIDE, DIGIT_MAX = 16, DIGIT_CLASSES = 10 };
 
 static char *dupstr(const char *s)
 {
@@ -96,6 +102,30 @@ int nl_dataset_new(const char *name, int64_t n, int64_t c, int64_t h, int64_t w,
     return 0;
 }
 
+static void copy_stats(nl_dataset *to, const nl_dataset *from)
+{
+    to->normalized = from->normalized;
+    memcpy(to->mean, from->mean, sizeof to->mean);
+    memcpy(to->std, from->std, sizeof to->std);
+}
+
+/* *out = an empty data set of ds's examples at h x w per channel, with ds's
+ * labels, classes and statistics: what downsample and upsample fill. */
+static int resized(const nl_dataset *ds, int64_t h, int64_t w, const char *what, nl_dataset **out)
+{
+    nl_dataset *d = ds_new(ds->name, ds->n, ds->c, h, w, ds->nclasses);
+    int rc = d ? 0 : NL_ENOMEM;
+    for (int k = 0; k < ds->nclasses && rc == 0; k++) rc = ds_setclass(d, k, ds->class_ids[k], ds->class_names[k]);
+    if (rc < 0) {
+        nl_dataset_free(d);
+        return nl_err(NL_ENOMEM, "%s: out of memory", what);
+    }
+    memcpy(d->labels, ds->labels, (size_t)ds->n * sizeof *d->labels);
+    copy_stats(d, ds);
+    *out = d;
+    return 0;
+}
+
 int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out)
 {
     *out = NULL;
@@ -103,17 +133,9 @@ int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out)
         return nl_err(NL_EINVAL, "downsample: factor %d does not divide the %lldx%lld images", f, (long long)ds->h,
                       (long long)ds->w);
     int64_t H = ds->h / f, W = ds->w / f;
-    nl_dataset *d = ds_new(ds->name, ds->n, ds->c, H, W, ds->nclasses);
-    if (!d) return nl_err(NL_ENOMEM, "downsample: out of memory");
-    for (int k = 0; k < ds->nclasses; k++)
-        if (ds_setclass(d, k, ds->class_ids[k], ds->class_names[k])) {
-            nl_dataset_free(d);
-            return nl_err(NL_ENOMEM, "downsample: out of memory");
-        }
-    memcpy(d->labels, ds->labels, (size_t)ds->n * sizeof *d->labels);
-    d->normalized = ds->normalized;
-    memcpy(d->mean, ds->mean, sizeof d->mean);
-    memcpy(d->std, ds->std, sizeof d->std);
+    nl_dataset *d;
+    int rc = resized(ds, H, W, "downsample", &d);
+    if (rc < 0) return rc;
     const float *src = nl_tensor_data(ds->images);
     float *dst = nl_tensor_data(d->images);
     const float inv = 1.0f / (float)(f * f);
@@ -129,11 +151,24 @@ int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out)
     return 0;
 }
 
-static void copy_stats(nl_dataset *to, const nl_dataset *from)
+int nl_dataset_upsample(const nl_dataset *ds, int f, nl_dataset **out)
 {
-    to->normalized = from->normalized;
-    memcpy(to->mean, from->mean, sizeof to->mean);
-    memcpy(to->std, from->std, sizeof to->std);
+    *out = NULL;
+    if (f < 1 || f > MAXFACTOR) return nl_err(NL_EINVAL, "upsample: factor %d is outside 1..%d", f, MAXFACTOR);
+    int64_t H = ds->h * f, W = ds->w * f;
+    nl_dataset *d;
+    int rc = resized(ds, H, W, "upsample", &d);
+    if (rc < 0) return rc;
+    const float *src = nl_tensor_data(ds->images);
+    float *dst = nl_tensor_data(d->images);
+    for (int64_t p = 0; p < ds->n * ds->c; p++)
+        for (int64_t y = 0; y < H; y++) {
+            const float *row = src + (p * ds->h + y / f) * ds->w;
+            float *o = dst + (p * H + y) * W;
+            for (int64_t x = 0; x < W; x++) o[x] = row[x / f];
+        }
+    *out = d;
+    return 0;
 }
 
 void nl_dataset_histogram(const nl_dataset *ds, int64_t *counts)
@@ -308,7 +343,9 @@ int nl_dataset_batch(const nl_dataset *ds, const int64_t *idx, int64_t n, nl_ten
 
 /* ------------------------------------------------------------ loading */
 
-/* The raw arrays of a load and the examples it selected. */
+/* The raw arrays of a load and the examples it selected. The arrays come
+ * from IDX files or are built in memory (the digits); either way the
+ * selection, statistics and pixel conversion below read them alike. */
 typedef struct src {
     nl_idx *img, *lab;
     int64_t n, c, h, w;
@@ -344,14 +381,13 @@ static inline double raw_value(const src *s, int64_t k)
     return nl_idx_get(s->img, k);
 }
 
-/* Check shapes and labels, apply classes, shuffle and limit (steps 1-3). */
-static int src_open(src *s, const char *images, const char *labels, const nl_dataset_opts *o)
+/* With s->img and s->lab in place: check shapes and labels, apply classes,
+ * shuffle and limit (steps 1-3). Messages name the arrays `images` and
+ * `labels`. */
+static int src_select(src *s, const char *images, const char *labels, const nl_dataset_opts *o)
 {
-    memset(s, 0, sizeof *s);
-    int rc = nl_idx_load(images, &s->img);
-    if (rc == 0) rc = nl_idx_load(labels, &s->lab);
-    if (rc < 0) return rc;
     const nl_idx *im = s->img, *lb = s->lab;
+    int rc;
     char ds[16 * NL_IDX_MAXDIM];
     if (im->ndim < 2 || im->ndim > 4)
         return nl_err(NL_EFORMAT, "%s: header says %d dimension%s of sizes %s but images need 2 to 4 dimensions", images,
@@ -433,6 +469,15 @@ static int src_open(src *s, const char *images, const char *labels, const nl_dat
         }
     }
     return 0;
+}
+
+/* src_select on the arrays of two IDX files. */
+static int src_open(src *s, const char *images, const char *labels, const nl_dataset_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    int rc = nl_idx_load(images, &s->img);
+    if (rc == 0) rc = nl_idx_load(labels, &s->lab);
+    return rc < 0 ? rc : src_select(s, images, labels, o);
 }
 
 /* Per-channel mean and population deviation of examples idx[0..n), in [0,1]
@@ -561,45 +606,44 @@ static int check_opts(const nl_dataset_opts *o)
     return 0;
 }
 
-/* The whole load once the file names are known. stats_src, when given,
- * supplies the statistics (Fashion-MNIST's test split). */
-static int load(const char *images, const char *labels, const nl_dataset_opts *o, const char *const *names,
-                const char *tname, const char *vname, const src *stats_src, nl_dataset **train, nl_dataset **valid)
+/* The rest of a load once src_select has chosen the examples of s (steps
+ * 4-6): hold out the validation part, compute the statistics and build the
+ * data sets. stats_src, when given, supplies the statistics (Fashion-MNIST's
+ * test split). The caller closes s. */
+static int load(const src *s, const nl_dataset_opts *o, const char *const *names, const char *tname, const char *vname,
+                const src *stats_src, nl_dataset **train, nl_dataset **valid)
 {
-    src s;
-    int rc = src_open(&s, images, labels, o);
     int64_t v = 0;
-    if (rc == 0) rc = valid_count(o->valid, s.m, &v);
+    int rc = valid_count(o->valid, s->m, &v);
     if (rc == 0 && v > 0 && !valid) rc = nl_err(NL_EINVAL, "valid > 0 needs somewhere to put the validation set");
     double mean[NL_DATASET_MAXCH], std[NL_DATASET_MAXCH];
     if (rc == 0) {
         if (o->mean) {
-            for (int64_t ch = 0; ch < s.c; ch++) {
+            for (int64_t ch = 0; ch < s->c; ch++) {
                 if (!(o->std[ch] > 0) || !isfinite(o->std[ch]) || !isfinite(o->mean[ch]))
                     rc = nl_err(NL_EINVAL, "std must be positive and finite, mean finite (channel %lld)", (long long)ch);
                 mean[ch] = o->mean[ch];
                 std[ch] = o->std[ch];
             }
         } else if (stats_src) {
-            if (stats_src->c != s.c)
+            if (stats_src->c != s->c)
                 rc = nl_err(NL_EFORMAT, "training images have %lld channels, these %lld", (long long)stats_src->c,
-                            (long long)s.c);
+                            (long long)s->c);
             else rc = src_stats(stats_src, stats_src->order, stats_src->m, mean, std);
         } else {
-            rc = src_stats(&s, s.order, s.m - v, mean, std);
+            rc = src_stats(s, s->order, s->m - v, mean, std);
         }
-        for (int64_t ch = 0; ch < s.c && rc == 0; ch++)
+        for (int64_t ch = 0; ch < s->c && rc == 0; ch++)
             if (!(std[ch] > 0)) std[ch] = 1;
     }
-    if (rc == 0) rc = src_build(&s, s.order, s.m - v, tname, o, mean, std, names, train);
+    if (rc == 0) rc = src_build(s, s->order, s->m - v, tname, o, mean, std, names, train);
     if (rc == 0 && v > 0) {
-        rc = src_build(&s, s.order + (s.m - v), v, vname, o, mean, std, names, valid);
+        rc = src_build(s, s->order + (s->m - v), v, vname, o, mean, std, names, valid);
         if (rc < 0) {
             nl_dataset_free(*train);
             *train = NULL;
         }
     }
-    src_close(&s);
     return rc;
 }
 
@@ -614,7 +658,11 @@ int nl_dataset_load_idx(const char *images, const char *labels, const nl_dataset
     if (rc < 0) return rc;
     char vname[1100];
     snprintf(vname, sizeof vname, "%s (valid)", images);
-    return load(images, labels, o, o->class_names, images, vname, NULL, train, valid);
+    src s;
+    rc = src_open(&s, images, labels, o);
+    if (rc == 0) rc = load(&s, o, o->class_names, images, vname, NULL, train, valid);
+    src_close(&s);
+    return rc;
 }
 
 const char *nl_dataset_fashion_mnist_dir(const char *dir)
@@ -677,8 +725,124 @@ int nl_dataset_fashion_mnist(const nl_dataset_opts *opts, nl_dataset **train, nl
         }
         have_stats_src = 1;
     }
-    rc = load(images, labels, &fo, nl_fashion_mnist_classes, o->test ? "fashion-mnist test" : "fashion-mnist train",
-              "fashion-mnist valid", have_stats_src ? &stats_src : NULL, train, valid);
+    src s;
+    rc = src_open(&s, images, labels, &fo);
+    if (rc == 0)
+        rc = load(&s, &fo, nl_fashion_mnist_classes, o->test ? "fashion-mnist test" : "fashion-mnist train",
+                  "fashion-mnist valid", have_stats_src ? &stats_src : NULL, train, valid);
+    src_close(&s);
     if (have_stats_src) src_close(&stats_src);
+    return rc;
+}
+
+/* ------------------------------------------------------------ digits */
+
+const char *nl_dataset_digits_path(const char *path)
+{
+    if (path && *path) return path;
+    const char *env = getenv("NASLAB_DIGITS");
+    return env && *env ? env : NL_DIGITS_PATH;
+}
+
+/* One CSV field of the digits file as an integer; NL_EFORMAT naming the line
+ * and the value's position (1-based, as a reader counts columns) otherwise. */
+static int digit_value(const nl_csv *c, int i, long *v)
+{
+    const char *f = nl_csv_field(c, i, NULL);
+    char *end;
+    errno = 0;
+    *v = strtol(f, &end, 10);
+    if (end == f || *end || errno)
+        return nl_err(NL_EFORMAT, "%s:%ld: value %d ('%s') is not an integer", nl_csv_name(c), nl_csv_line(c), i + 1,
+                      f);
+    return 0;
+}
+
+/* Parse the digits CSV at path into s->img (n,8,8) float pixels already
+ * scaled to [0,1] (value / 16; float holds every such value exactly, and the
+ * pipeline takes non-byte pixels as they are) and s->lab (n) int32 labels. */
+static int digits_read(const char *path, src *s)
+{
+    nl_csv *c;
+    int rc = nl_csv_open(path, &c);
+    if (rc < 0) return rc;
+    float *px = NULL;
+    int32_t *lab = NULL;
+    int64_t n = 0, cap = 0;
+    while ((rc = nl_csv_next(c)) == 1) {
+        int nf = nl_csv_nfields(c);
+        size_t len;
+        nl_csv_field(c, 0, &len);
+        if (nf == 1 && len == 0) continue; /* a blank line, which numpy's loadtxt (scikit-learn's reader) skips too */
+        if (nf != DIGIT_PIXELS + 1) {
+            rc = nl_err(NL_EFORMAT, "%s:%ld: expected %d values (%d pixels and a label), found %d", path,
+                        nl_csv_line(c), DIGIT_PIXELS + 1, DIGIT_PIXELS, nf);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 2048; /* the real file holds 1,797 */
+            float *np = nl_realloc(px, (size_t)cap * DIGIT_PIXELS * sizeof *px);
+            if (np) px = np;
+            int32_t *nlab = nl_realloc(lab, (size_t)cap * sizeof *lab);
+            if (nlab) lab = nlab;
+            if (!np || !nlab) {
+                rc = NL_ENOMEM;
+                break;
+            }
+        }
+        long v = 0;
+        for (int k = 0; k <= DIGIT_PIXELS && rc == 1; k++) {
+            if (digit_value(c, k, &v) < 0) rc = NL_EFORMAT;
+            else if (k < DIGIT_PIXELS && (v < 0 || v > DIGIT_MAX))
+                rc = nl_err(NL_EFORMAT, "%s:%ld: pixel %d is %ld, outside 0..%d", path, nl_csv_line(c), k + 1, v,
+                            DIGIT_MAX);
+            else if (k == DIGIT_PIXELS && (v < 0 || v >= DIGIT_CLASSES))
+                rc = nl_err(NL_EFORMAT, "%s:%ld: label %ld is outside 0..%d", path, nl_csv_line(c), v,
+                            DIGIT_CLASSES - 1);
+            else if (k < DIGIT_PIXELS) px[n * DIGIT_PIXELS + k] = (float)v / DIGIT_MAX;
+        }
+        if (rc != 1) break;
+        lab[n++] = (int32_t)v;
+    }
+    nl_csv_close(c);
+    if (rc == 0 && n == 0) rc = nl_err(NL_EFORMAT, "%s: no digits in the file", path);
+    if (rc == 0) {
+        s->img = nl_calloc(1, sizeof *s->img);
+        s->lab = nl_calloc(1, sizeof *s->lab);
+        if (!s->img || !s->lab) rc = NL_ENOMEM;
+    }
+    if (rc < 0) {
+        nl_free(px);
+        nl_free(lab);
+        return rc;
+    }
+    *s->img = (nl_idx){ .type = NL_IDX_F32, .ndim = 3, .dims = { n, DIGIT_SIDE, DIGIT_SIDE }, .count = n * DIGIT_PIXELS,
+                        .data = px };
+    *s->lab = (nl_idx){ .type = NL_IDX_I32, .ndim = 1, .dims = { n }, .count = n, .data = lab };
+    return 0;
+}
+
+int nl_dataset_digits(const char *path, const nl_dataset_opts *opts, nl_dataset **train, nl_dataset **valid)
+{
+    static const nl_dataset_opts none;
+    const nl_dataset_opts *o = opts ? opts : &none;
+    *train = NULL;
+    if (valid) *valid = NULL;
+    int rc = check_opts(o);
+    if (rc < 0) return rc;
+    nl_dataset_opts dopt = *o;
+    dopt.nclasses = DIGIT_CLASSES;
+    dopt.channels_last = 0;
+    dopt.class_names = NULL; /* "0".."9", the numbers themselves */
+    path = nl_dataset_digits_path(path);
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return nl_err(NL_ENOTFOUND, "%s: not found (Debian: apt-get install python3-sklearn)", path);
+    src s;
+    memset(&s, 0, sizeof s);
+    rc = digits_read(path, &s);
+    if (rc == 0) rc = src_select(&s, path, path, &dopt);
+    if (rc == 0) rc = load(&s, &dopt, NULL, "digits train", "digits valid", NULL, train, valid);
+    src_close(&s);
     return rc;
 }

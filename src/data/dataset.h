@@ -2,9 +2,11 @@
 /* dataset.h - in-memory image classification data sets: N float32 images
  * (N,C,H,W) in one contiguous nl_tensor, int32 labels 0..k-1, class names, and
  * the normalisation that was applied. Built from a pair of IDX files (images
- * and labels) or from Fashion-MNIST as Debian's dataset-fashion-mnist installs
- * it; then split, subset by class, shuffled, and gathered into minibatches.
- * Uses core/error, core/rng, core/tensor and data/idx.
+ * and labels), from Fashion-MNIST as Debian's dataset-fashion-mnist installs
+ * it, or from scikit-learn's 8x8 handwritten digits as python3-sklearn
+ * installs them; then split, subset by class, shuffled, resized, and gathered
+ * into minibatches. Uses core/error, core/rng, core/tensor, data/idx and
+ * data/csv.
  *
  * How a load selects its examples, in this order:
  * 1. classes: keep only the examples whose original label is listed, and
@@ -21,9 +23,10 @@
  *    validation set; the rest is the training set. Both parts keep order.
  * 5. statistics: per channel, the mean and (population) standard deviation of
  *    the training part's pixels, scaled to [0,1] (ubyte pixels are divided by
- *    255; other element types are taken as they are), before any padding. A
- *    channel whose deviation is 0 is given 1, so it is only centred. Given
- *    mean/std replace them (a test set should use its training set's).
+ *    255, digit pixels by 16; other element types are taken as they are),
+ *    before any padding. A channel whose deviation is 0 is given 1, so it is
+ *    only centred. Given mean/std replace them (a test set should use its
+ *    training set's).
  * 6. pixels: x = (raw - mean) / std when normalising, else raw; padding adds
  *    `pad` pixels of raw value 0 (black) on each side, so after normalising
  *    they hold -mean/std: what padding the picture before normalising gives
@@ -44,6 +47,10 @@
 /* Where Debian's dataset-fashion-mnist puts the files; opts.dir or the
  * environment variable NASLAB_FASHION_MNIST override it. */
 #define NL_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Where Debian's python3-sklearn puts scikit-learn's digits; a path given to
+ * nl_dataset_digits or the environment variable NASLAB_DIGITS override it. */
+#define NL_DIGITS_PATH "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
 
 /* A data set. Every field is read-only for users: the functions below build,
  * derive and free data sets and keep the fields consistent. */
@@ -109,6 +116,26 @@ int nl_dataset_fashion_mnist(const nl_dataset_opts *opts, nl_dataset **train, nl
 /* The directory nl_dataset_fashion_mnist would read with opts->dir = dir. */
 const char *nl_dataset_fashion_mnist_dir(const char *dir);
 
+/* The file nl_dataset_digits would read with path: path when not NULL or
+ * empty, else $NASLAB_DIGITS, else NL_DIGITS_PATH. */
+const char *nl_dataset_digits_path(const char *path);
+
+/* scikit-learn's handwritten digits (1,797 in the real file) from
+ * nl_dataset_digits_path(path): a CSV file, gzipped or not, one example per
+ * line, 64 integer pixels 0..16 (an 8x8 image, row by row) then the label
+ * 0..9; blank lines are skipped. Pixels become value / 16 in [0,1]; images
+ * are (1,8,8), classes "0".."9", and the selection is the header comment's,
+ * with opts (may be NULL) as for nl_dataset_load_idx (dir, test, nclasses,
+ * channels_last and class_names are ignored). Returns like
+ * nl_dataset_load_idx; NL_ENOTFOUND "<path>: not found (Debian: apt-get
+ * install python3-sklearn)"; the errors of nl_csv_open and nl_csv_next (read
+ * errors, NL_EPARSE "<path>:line:col: ..."); NL_EFORMAT naming file and line:
+ * "<path>:12: expected 65 values (64 pixels and a label), found 64",
+ * "<path>:3: pixel 5 is 17, outside 0..16", "<path>:4: label 10 is outside
+ * 0..9", "<path>:2: value 7 ('x') is not an integer", "<path>: no digits in
+ * the file". */
+int nl_dataset_digits(const char *path, const nl_dataset_opts *opts, nl_dataset **train, nl_dataset **valid);
+
 /* *out = a data set of n zeroed examples (c, h, w) with classes 0..nclasses-1
  * named "0", "1", ...; the caller fills images and labels (labels start at 0).
  * NL_EINVAL for a bad size, NL_ENOMEM. Caller owns *out. */
@@ -119,6 +146,14 @@ int nl_dataset_new(const char *name, int64_t n, int64_t c, int64_t h, int64_t w,
  * 28x28 padded by 2 to 32x32 becomes 16x16). NL_EINVAL when f does not divide
  * the image size, NL_ENOMEM. Caller owns *out. */
 int nl_dataset_downsample(const nl_dataset *ds, int f, nl_dataset **out);
+
+/* *out = ds with every image enlarged by an integer factor f in 1..64,
+ * nearest neighbour: each pixel becomes an f x f block of its value (8x8
+ * becomes 16x16 with f = 2), so nl_dataset_downsample by f gives ds back
+ * (up to the float rounding of its block sums; exactly for pixels such as
+ * unnormalised digits, whose sums need no rounding). Labels, classes and statistics are ds's. NL_EINVAL for f outside
+ * 1..64, NL_ENOMEM. Caller owns *out. */
+int nl_dataset_upsample(const nl_dataset *ds, int f, nl_dataset **out);
 
 /* Free a data set; NULL is a no-op. */
 void nl_dataset_free(nl_dataset *ds);

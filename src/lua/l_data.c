@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* l_data.c - nl.data: image data sets as naslab.Dataset userdata over
  * data/dataset.h. nl.data.fashion_mnist{...} reads Debian's Fashion-MNIST,
- * nl.data.idx{images=, labels=, ...} any pair of IDX files; both return the
- * training set, plus the validation set as a second result when valid > 0.
+ * nl.data.idx{images=, labels=, ...} any pair of IDX files,
+ * nl.data.digits{...} scikit-learn's 8x8 digits; each returns the training
+ * set, plus the validation set as a second result when valid > 0.
  * Examples are 1-based in Lua; labels are class numbers 0..k-1, as a
  * network's outputs count them. */
 #include "config.h"
@@ -57,6 +58,8 @@ static int result(lua_State *L, int rc, int arg, int nres)
 
 static const char *const FM_KNOWN[] = { "split", "limit", "classes", "valid", "seed", "pad", "normalize",
                                         "balanced", "dir", "mean", "std", NULL };
+static const char *const DIGITS_KNOWN[] = { "path", "upsample", "limit", "classes", "valid", "seed", "pad",
+                                            "normalize", "balanced", NULL };
 static const char *const IDX_KNOWN[] = { "images", "labels", "limit", "classes", "valid", "seed", "pad", "normalize",
                                          "balanced", "nclasses", "names", "channels_last", "mean", "std", NULL };
 
@@ -314,6 +317,50 @@ static int l_idx(lua_State *L)
     return finish_load(L, &o, images, labels);
 }
 
+/* The digits' class names, so classes may list "3" as well as 3. */
+static const char *const DIGIT_NAMES[10] = { "0", "1", "2", "3", "4", "5", "6", "7", "8", "9" };
+
+/* Replace the data set in box u by its upsampled copy. */
+static int upsample_box(ldata *u, int f)
+{
+    nl_dataset *big;
+    int rc = nl_dataset_upsample(u->d, f, &big);
+    if (rc < 0) return rc;
+    nl_dataset_free(u->d);
+    u->d = big;
+    return 0;
+}
+
+/* nl.data.digits{path, upsample, ...}: the selection options of the other
+ * loaders, then every image enlarged by `upsample` (after padding). */
+static int l_digits(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_known(L, DIGITS_KNOWN, "path, upsample, limit, classes, valid, seed, pad, normalize, balanced");
+    nl_dataset_opts o = { 0 };
+    const char *path = optstring(L, "path", 0);
+    int up = (int)optint(L, "upsample", 1, 64, 1, "an integer in 1..64");
+    common_opts(L, &o);
+    o.classes = optclasses(L, &o.nkeep, DIGIT_NAMES, 10);
+    int two = o.valid > 0;
+    ldata *t = newbox(L);
+    ldata *v = two ? newbox(L) : NULL;
+    int rc = nl_dataset_digits(path, &o, &t->d, two ? &v->d : NULL);
+    if (rc == 0 && up > 1) rc = upsample_box(t, up);
+    if (rc == 0 && up > 1 && two) rc = upsample_box(v, up);
+    return result(L, rc, 1, two ? 2 : 1);
+}
+
+static int l_digits_path(lua_State *L)
+{
+    lua_pushstring(L, nl_dataset_digits_path(luaL_optstring(L, 1, NULL)));
+    return 1;
+}
+
 static int l_fashion_mnist_dir(lua_State *L)
 {
     lua_pushstring(L, nl_dataset_fashion_mnist_dir(luaL_optstring(L, 1, NULL)));
@@ -516,6 +563,15 @@ static int d_downsample(lua_State *L)
     return result(L, nl_dataset_downsample(d, (int)f, &u->d), 2, 1);
 }
 
+static int d_upsample(lua_State *L)
+{
+    nl_dataset *d = checkdata(L, 1);
+    lua_Integer f = luaL_checkinteger(L, 2);
+    if (f < 1 || f > 64) luaL_argerror(L, 2, "factor must be in 1..64");
+    ldata *u = newbox(L);
+    return result(L, nl_dataset_upsample(d, (int)f, &u->d), 2, 1);
+}
+
 static int d_shuffle(lua_State *L)
 {
     nl_dataset *d = checkdata(L, 1);
@@ -595,8 +651,9 @@ static int d_tostring(lua_State *L)
 static const luaL_Reg dataset_methods[] = {
     { "size", d_size },       { "shape", d_shape },     { "classes", d_classes }, { "class_ids", d_class_ids },
     { "images", d_images },   { "labels", d_labels },   { "get", d_get },         { "batch", d_batch },
-    { "split", d_split },     { "subset", d_subset },   { "downsample", d_downsample },   { "shuffle", d_shuffle }, { "stats", d_stats },
-    { "histogram", d_histogram }, { "name", d_name },   { "close", d_close },     { NULL, NULL }
+    { "split", d_split },     { "subset", d_subset },   { "downsample", d_downsample },   { "upsample", d_upsample },
+    { "shuffle", d_shuffle }, { "stats", d_stats },     { "histogram", d_histogram }, { "name", d_name },
+    { "close", d_close },     { NULL, NULL }
 };
 
 int nl_open_data(lua_State *L)
@@ -622,6 +679,10 @@ int nl_open_data(lua_State *L)
     lua_setfield(L, -2, "idx");
     lua_pushcfunction(L, l_fashion_mnist_dir);
     lua_setfield(L, -2, "fashion_mnist_dir");
+    lua_pushcfunction(L, l_digits);
+    lua_setfield(L, -2, "digits");
+    lua_pushcfunction(L, l_digits_path);
+    lua_setfield(L, -2, "digits_path");
     lua_createtable(L, 10, 0);
     for (int k = 0; k < 10; k++) {
         lua_pushstring(L, nl_fashion_mnist_classes[k]);

@@ -2,8 +2,8 @@
 /* l_train.c - the Lua face of training: nl.train{...} trains a stand-alone
  * NAS-Bench-201 network on a data set and returns its figures; nl.supernet{...}
  * makes a weight-sharing supernet (naslab.Supernet) with train (SPOS, one
- * cell, or single paths inside a NAS-LID op mask), eval, save, load and
- * clone. Progress events go to an optional Lua function; an error in it stops
+ * cell, or single paths inside a NAS-LID op mask), eval, features, save,
+ * load and clone. Progress events go to an optional Lua function; an error in it stops
  * the run and is raised once every C object is freed. Uses nn (nb201net,
  * train, checkpoint), data/dataset and the space and data bindings. */
 #include <math.h>
@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "core/progress.h"
 #include "lua/l_space.h"
 #include "lua/l_train.h"
 #include "lua/lnl.h"
@@ -488,6 +489,69 @@ static int s_eval(lua_State *L)
     return 2;
 }
 
+/* sn:features(arch, data [, {batch = 256}]): an (n, 4C) tensor whose row i is
+ * what the classifier reads for example i of data (the global average of
+ * the head's BN-ReLU output) in the cell's network with inherited weights,
+ * in evaluation mode with the running batch-norm statistics as they stand
+ * (what sn:eval with calib_batches = 0 classifies). arch: a naslab.Arch or a
+ * cell string. */
+static int s_features(lua_State *L)
+{
+    lsuper *s = checksuper(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        nl_arch tmp;
+        if (nl_space_nb201.parse(lua_tostring(L, 2), &tmp)) luaL_argerror(L, 2, nl_errmsg());
+        nl_lua_pusharch(L, &tmp);
+        lua_replace(L, 2);
+    }
+    const nl_arch *a = nl_lua_checkarch(L, 2);
+    if (a->space != &nl_space_nb201)
+        luaL_argerror(L, 2, lua_pushfstring(L, "expected an nb201 arch, got an %s arch", a->space->name));
+    nl_dataset *d = nl_lua_testdataset(L, 3);
+    if (!d)
+        luaL_argerror(L, 3, lua_pushfstring(L, "data must be a data set (naslab.Dataset), got %s", luaL_typename(L, 3)));
+    if (d->c != s->o.in_ch || d->h != s->o.hw || d->w != s->o.hw)
+        luaL_argerror(L, 3, lua_pushfstring(L, "data has images of %Ix%Ix%I, the supernet takes %dx%dx%d",
+                                            (lua_Integer)d->c, (lua_Integer)d->h, (lua_Integer)d->w, s->o.in_ch,
+                                            s->o.hw, s->o.hw));
+    int batch = 256;
+    if (!lua_isnoneornil(L, 4)) {
+        static const char *const known[] = { "batch", NULL };
+        luaL_checktype(L, 4, LUA_TTABLE);
+        nl_lua_check_known(L, 4, known);
+        batch = (int)nl_lua_optint(L, 4, "batch", 1, 1 << 20, 256);
+    }
+    int64_t cap = d->n < batch ? d->n : batch;
+    int64_t *idx = nl_lua_tempbuf(L, (size_t)(cap + 1) * sizeof *idx);
+    int64_t fs[2] = { d->n, 4 * (int64_t)s->o.C }, bs[4] = { cap, d->c, d->h, d->w };
+    nl_tensor *out = nl_tensor_new(2, fs);
+    if (!out) return nl_lua_raise(L, NL_ENOMEM);
+    nl_lua_pushtensor(L, out); /* Lua owns it now, so an error below cannot leak it */
+    nl_tensor *buf = nl_tensor_new(4, bs);
+    if (!buf) return nl_lua_raise(L, NL_ENOMEM);
+    uint8_t keep[6];
+    nl_nb201net_cell(s->m, keep);
+    int rc = nl_nb201net_set_cell(s->m, a->u.nb201.op);
+    for (int64_t at = 0; at < d->n && !rc; at += cap) {
+        int64_t k = d->n - at < cap ? d->n - at : cap;
+        for (int64_t i = 0; i < k; i++) idx[i] = at + i;
+        nl_tensor *x = NULL, *rows = NULL;
+        const nl_tensor *logits, *f;
+        if (!(rc = nl_dataset_batch(d, idx, k, buf, NULL)) && !(rc = nl_tensor_slice(&x, buf, 0, 0, k, 1)) &&
+            !(rc = s->m->vt->forward(s->m, s->ctx, x, 0, &logits)) && !(rc = nl_nb201net_features(s->m, &f)) &&
+            !(rc = nl_tensor_slice(&rows, out, 0, at, at + k, 1)))
+            rc = nl_tensor_copy(rows, f);
+        nl_tensor_free(x);
+        nl_tensor_free(rows);
+        if (!rc) rc = nl_progress_report(NULL, NULL, "features", at + k, d->n);
+    }
+    nl_nb201net_set_cell(s->m, keep);
+    nl_tensor_free(buf);
+    if (rc == NL_EINVAL || rc == NL_ESHAPE) return luaL_argerror(L, 3, nl_errmsg());
+    if (rc) return nl_lua_raise(L, rc);
+    return 1;
+}
+
 /* Params + buffers as one array for checkpoints; a tempbuf on the stack. */
 static nl_param *all_params(lua_State *L, nl_model *m, int *n)
 {
@@ -582,10 +646,9 @@ static int s_tostring(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg super_methods[] = { { "train", s_train }, { "eval", s_eval },     { "save", s_save },
-                                          { "load", s_load },   { "params", s_params }, { "close", s_close },
-                                          { "clone", s_clone },
-                                          { NULL, NULL } };
+static const luaL_Reg super_methods[] = { { "train", s_train }, { "eval", s_eval },     { "features", s_features },
+                                          { "save", s_save },   { "load", s_load },     { "params", s_params },
+                                          { "close", s_close }, { "clone", s_clone },   { NULL, NULL } };
 
 int nl_open_train(lua_State *L)
 {

@@ -438,6 +438,17 @@ int nl_nb201net_layers(const nl_model *m, const nl_tensor **out)
     return L;
 }
 
+int nl_nb201net_features(const nl_model *m, const nl_tensor **out)
+{
+    if (!out) return nl_err(NL_EINVAL, "features: no place for the result");
+    *out = NULL;
+    if (!nl_nb201net_is(m)) return nl_err(NL_EINVAL, "features: not an nb201 network");
+    const net *n = (const net *)m;
+    if (n->batch < 1) return nl_err(NL_EINVAL, "features: the network has run no forward yet");
+    *out = n->vfeat;
+    return 0;
+}
+
 int64_t nl_nb201net_macs(const nl_model *m)
 {
     const net *n = (const net *)m;

@@ -79,6 +79,13 @@ int nl_nb201net_is_supernet(const nl_model *m);
  * an nb201 network or (out not NULL) has run no forward yet. */
 int nl_nb201net_layers(const nl_model *m, const nl_tensor **out);
 
+/* The features of the last forward: the head's BN and ReLU output, global
+ * average pooled, i.e. what the linear classifier reads (logits = features
+ * W^T + b). *out is a contiguous (batch, 4C) view owned by the model, valid
+ * until its next forward. Returns 0, or NL_EINVAL when m is not an nb201
+ * network, out is NULL or the model has run no forward yet. */
+int nl_nb201net_features(const nl_model *m, const nl_tensor **out);
+
 /* Op masks (NAS-LID sub-supernets): mask[e] is the set of ops allowed on
  * edge e, bit k for op k (nl_nb201 order), 31 for all five; one mask is
  * shared by every cell of the network.

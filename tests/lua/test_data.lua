@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: GPL-3.0-or-later
 -- nl.data: IDX data sets from the fixtures in tests/data (exact messages for
--- damaged files and misuse), the naslab.Dataset methods, and the real
--- Fashion-MNIST when Debian's dataset-fashion-mnist is installed.
+-- damaged files and misuse), the naslab.Dataset methods, the digits loader on
+-- small gzipped CSV files written here, and the real digits and
+-- Fashion-MNIST when Debian's python3-sklearn and dataset-fashion-mnist are
+-- installed.
 local t = require "tap"
 
 local top = os.getenv("top_srcdir")
@@ -191,6 +193,166 @@ t.is(why, "Fashion-MNIST not found in /nonexistent/fm (Debian: apt-get install d
   "missing Fashion-MNIST: message")
 t.is(nl.data.fashion_mnist_dir("/x"), "/x", "fashion_mnist_dir(dir)")
 t.is(nl.data.fashion_mnist_classes[10], "Ankle boot", "fashion_mnist_classes")
+
+-- Digits: gzipped CSV files written here. gzip() stores the text in
+-- uncompressed deflate blocks, which is valid gzip and needs no library.
+local function crc32(s)
+  local crc = 0xFFFFFFFF
+  for i = 1, #s do
+    crc = crc ~ s:byte(i)
+    for _ = 1, 8 do crc = (crc >> 1) ~ (0xEDB88320 & -(crc & 1)) end
+  end
+  return crc ~ 0xFFFFFFFF
+end
+local function gzip(text)
+  local out, pos = { "\31\139\8\0\0\0\0\0\0\255" }, 1
+  repeat
+    local chunk = text:sub(pos, pos + 65534)
+    pos = pos + #chunk
+    local final = pos > #text
+    out[#out + 1] = string.pack("<BI2I2", final and 1 or 0, #chunk, ~#chunk & 0xFFFF) .. chunk
+  until final
+  out[#out + 1] = string.pack("<I4I4", crc32(text), #text)
+  return table.concat(out)
+end
+local tmp = os.tmpname()
+local made = { tmp }
+local function write(name, text)
+  local path = tmp .. "-" .. name
+  local f = assert(io.open(path, "wb"))
+  f:write(gzip(text))
+  f:close()
+  made[#made + 1] = path
+  return path
+end
+-- The synthetic digits: pixel k of example i is (i + k) % 17, label i % 10.
+local function digit_line(i)
+  local v = {}
+  for k = 0, 63 do v[#v + 1] = (i + k) % 17 end
+  v[#v + 1] = i % 10
+  return table.concat(v, ",")
+end
+local function digits_text(n, bad, repl)
+  local lines = {}
+  for i = 0, n - 1 do lines[#lines + 1] = i + 1 == bad and repl or digit_line(i) end
+  return table.concat(lines, "\n") .. "\n"
+end
+local function digit_stats(n)
+  local s, q = 0, 0
+  for i = 0, n - 1 do for k = 0, 63 do s = s + (i + k) % 17 / 16 end end
+  local m = s / (64 * n)
+  for i = 0, n - 1 do for k = 0, 63 do q = q + ((i + k) % 17 / 16 - m) ^ 2 end end
+  return m, math.sqrt(q / (64 * n))
+end
+
+local DIG = write("digits.csv.gz", digits_text(20))
+local g = assert(nl.data.digits { path = DIG })
+t.is(table.concat(g:shape(), ","), "20,1,8,8", "digits: 20 images of 1x8x8")
+t.is(table.concat(g:classes(), ","), "0,1,2,3,4,5,6,7,8,9", "digits: classes 0..9")
+t.is(table.concat(g:labels(), ","), "0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9", "digits: labels in file order")
+t.is(g:name(), "digits train", "digits: name")
+t.is(g:images():get(3, 1, 2, 4), (2 + 11) % 17 / 16, "digits: pixel (2, 4) of the third image is its value / 16")
+local gm, gs, gn = g:stats()
+local dm, ds = digit_stats(20)
+t.near(gm, dm, 1e-12, "digits: pixel mean")
+t.near(gs, ds, 1e-12, "digits: pixel std")
+t.is(gn, false, "digits: not normalised by default")
+
+local g72 = assert(nl.data.digits { path = DIG, classes = { "7", 2 } })
+t.is(table.concat(g72:labels(), ","), "1,0,1,0", "digits classes {\"7\", 2}: by name or id, relabelled in order")
+t.is(table.concat(g72:class_ids(), ","), "7,2", "digits classes: the original ids")
+local gb = assert(nl.data.digits { path = DIG, limit = 10, balanced = true, seed = 1 })
+t.is(table.concat(gb:histogram(), ","), "1,1,1,1,1,1,1,1,1,1", "digits: balanced limit 10")
+local s1 = assert(nl.data.digits { path = DIG, seed = 5 })
+local s2 = assert(nl.data.digits { path = DIG, seed = 5 })
+t.ok(s1:images():equal(s2:images()) and not s1:images():equal(g:images()), "digits: a seed shuffles, the same way twice")
+local gl = assert(nl.data.digits { path = DIG, limit = 3 })
+t.is(table.concat(gl:labels(), ","), "0,1,2", "digits: limit 3 keeps the first three")
+local gt, gv = nl.data.digits { path = DIG, valid = 5, normalize = true, pad = 1, upsample = 2 }
+t.is(table.concat(gt:shape(), ",") .. " " .. table.concat(gv:shape(), ","), "15,1,20,20 5,1,20,20",
+  "digits valid 5, pad 1, upsample 2: 15 + 5 images of (8 + 2) * 2")
+local tm, ts = digit_stats(15)
+t.near((gt:stats()), tm, 1e-12, "digits: statistics of the training part")
+t.near(gv:images():get(1, 1, 2, 2), -tm / ts, 1e-6, "digits: padding, upsampled, is black normalised")
+t.near(gv:images():get(1, 1, 3, 4), ((15 + 0) % 17 / 16 - tm) / ts, 1e-6,
+  "digits: valid starts with example 15, its first pixel doubled")
+t.is(table.concat(gv:labels(), ","), "5,6,7,8,9", "digits: valid holds the last five")
+
+-- Damaged digits: nil, message naming file and line.
+local function digits_fails(name, text, want, what)
+  local path = write(name, text)
+  local x, msg = nl.data.digits { path = path }
+  t.is(x, nil, what .. ": nil")
+  t.is(msg, path .. want, what .. ": message")
+end
+local sixteens = ("16,"):rep(64)
+digits_fails("short.csv.gz", digits_text(20, 12, ("16,"):rep(63) .. "3"),
+  ":12: expected 65 values (64 pixels and a label), found 64", "digits: 64 values")
+digits_fails("pixel.csv.gz", digits_text(20, 3, ("0,"):rep(4) .. "17," .. ("0,"):rep(59) .. "3"),
+  ":3: pixel 5 is 17, outside 0..16", "digits: pixel 17")
+digits_fails("label.csv.gz", digits_text(20, 4, sixteens .. "10"), ":4: label 10 is outside 0..9", "digits: label 10")
+digits_fails("word.csv.gz", digits_text(20, 2, "16,x," .. sixteens:sub(7) .. "1"), ":2: value 2 ('x') is not an integer",
+  "digits: a word")
+digits_fails("empty.csv.gz", "", ": no digits in the file", "digits: an empty file")
+local missing = tmp .. "-absent.csv.gz"
+local nx, nmsg = nl.data.digits { path = missing }
+t.is(nx, nil, "digits: missing file: nil")
+t.is(nmsg, missing .. ": not found (Debian: apt-get install python3-sklearn)", "digits: missing file: message")
+t.is(nl.data.digits_path("/x.csv.gz"), "/x.csv.gz", "digits_path(path)")
+
+-- Misuse of digits raises.
+local function digits(o) return nl.data.digits(o) end
+local function digits_raises(opts, want, what)
+  t.error_like(function() digits(opts) end, "bad argument #1 to 'digits' (" .. want .. ")", what, true)
+end
+digits_raises({ path = DIG, upsample = 0 }, "upsample must be an integer in 1..64, got 0", "digits: upsample 0")
+digits_raises({ path = DIG, upsample = 1.5 }, "upsample must be an integer in 1..64, got 1.5", "digits: upsample 1.5")
+digits_raises({ path = 3 }, "path must be a string, got number", "digits: path 3")
+digits_raises({ path = DIG, classes = { 10 } }, "classes[1] must be a class id 0..9 or a class name, got 10",
+  "digits: class 10")
+digits_raises({ path = DIG, valid = 20 }, "valid=20 of 20 examples leaves the training part empty", "digits: valid 20")
+digits_raises({ dir = "/x" },
+  "unknown option 'dir' (known: path, upsample, limit, classes, valid, seed, pad, normalize, balanced)",
+  "digits: unknown option")
+
+-- d:upsample.
+local u = g:upsample(3)
+t.is(table.concat(u:shape(), ","), "20,1,24,24", "upsample(3): 8x8 becomes 24x24")
+local same = true
+for y = 1, 24 do
+  for x = 1, 24 do
+    same = same and u:images():get(7, 1, y, x) == g:images():get(7, 1, (y - 1) // 3 + 1, (x - 1) // 3 + 1)
+  end
+end
+t.ok(same, "upsample(3): each pixel a 3x3 block of its value")
+t.is(table.concat(u:labels(), ","), table.concat(g:labels(), ","), "upsample keeps the labels")
+t.is(table.concat(u:classes(), ","), table.concat(g:classes(), ","), "upsample keeps the classes")
+t.is(select(2, u:stats()), select(2, g:stats()), "upsample keeps the statistics")
+t.ok(u:downsample(3):images():equal(g:images()), "downsample(upsample(d, 3), 3) is d")
+t.ok(gt:downsample(2):images():allclose(assert(nl.data.digits { path = DIG, valid = 5, normalize = true, pad = 1 })
+  :images(), 1e-6, 1e-6), "downsample(2) undoes upsample = 2 on normalised, padded digits")
+t.error_is(function() g:upsample(0) end, "bad argument #1 to 'upsample' (factor must be in 1..64)", "upsample(0)")
+t.error_is(function() g:upsample(65) end, "bad argument #1 to 'upsample' (factor must be in 1..64)", "upsample(65)")
+for _, p in ipairs(made) do os.remove(p) end
+
+-- The real digits.
+local dpath = nl.data.digits_path()
+local df = io.open(dpath, "rb")
+if not df then
+  t.diag("skipping: " .. dpath .. " absent (Debian: apt-get install python3-sklearn)")
+else
+  df:close()
+  -- Reference figures from Python over the same file (values / 16,
+  -- population std).
+  local real = assert(nl.data.digits())
+  t.is(#real, 1797, "real digits: 1,797")
+  t.is(table.concat(real:histogram(), ","), "178,182,177,183,181,182,181,179,174,180", "real digits: per class")
+  local rm2, rs2 = real:stats()
+  t.near(rm2, 0.30526028624095713, 1e-12, "real digits: mean")
+  t.near(rs2, 0.3760492217921994, 1e-12, "real digits: std")
+  local r32 = assert(nl.data.digits { upsample = 4, limit = 10, normalize = true })
+  t.is(table.concat(r32:shape(), ","), "10,1,32,32", "real digits, upsample 4: the 32x32 NAS-Bench-201 takes")
+end
 
 -- The real data.
 local fmdir = nl.data.fashion_mnist_dir()

@@ -1,9 +1,11 @@
 -- SPDX-License-Identifier: GPL-3.0-or-later
--- nl.train and nl.supernet: argument errors with their exact messages, then
--- real training on a small slice of Fashion-MNIST (when Debian's
--- dataset-fashion-mnist is installed): learning, determinism, events, a stop
--- and an exact resume from the checkpoint, and the supernet's train, eval,
--- save and load.
+-- nl.train and nl.supernet: argument errors with their exact messages; the
+-- supernet's features on synthetic 8x8 digits (shape, determinism, and the
+-- classifier's weights, read from a checkpoint, turning them into the loss
+-- and accuracy sn:eval reports); then real training on a small slice of
+-- Fashion-MNIST (when Debian's dataset-fashion-mnist is installed):
+-- learning, determinism, events, a stop and an exact resume from the
+-- checkpoint, and the supernet's train, eval, save and load.
 local t = require "tap"
 
 local CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
@@ -21,6 +23,105 @@ t.error_is(function() nl.train{ arch = nl.space("nb101"):spec({ { 0, 1 }, { 0, 0
   "bad argument #1 to 'train' (arch must be an nb201 cell, got an nb101 arch)", "nb101 arch")
 t.error_is(function() nl.supernet{ C = 0 } end, "bad argument #1 to 'supernet' (C must be an integer in 1..1024, got 0)",
   "supernet C = 0")
+
+-- Supernet features, on 60 synthetic 8x8 digits written as a CSV file, easy
+-- to learn: pixel k of example i is 16 where k % 10 is its label i % 10,
+-- else (7 i + 3 k) % 5.
+local csv = os.tmpname()
+do
+  local f = assert(io.open(csv, "w"))
+  for i = 0, 59 do
+    local v = {}
+    for k = 0, 63 do v[#v + 1] = k % 10 == i % 10 and 16 or (7 * i + 3 * k) % 5 end
+    v[#v + 1] = i % 10
+    f:write(table.concat(v, ","), "\n")
+  end
+  f:close()
+end
+local dg = assert(nl.data.digits{ path = csv, normalize = true })
+os.remove(csv)
+local fsn = nl.supernet{ data = dg, C = 4, N = 1, seed = 3, threads = 1 }
+-- Trained on the one path, so its running statistics fit it and it learns.
+fsn:train{ data = dg, arch = CELL, epochs = 5, batch = 16 }
+local fa = nl.space("nb201"):parse(CELL)
+local eacc, eloss = fsn:eval(fa, { data = dg, calib_batches = 0 })
+local F = fsn:features(CELL, dg)
+t.is(table.concat(F:shape(), ","), "60,16", "features: one row of 4C = 16 per example")
+t.ok(F:equal(fsn:features(fa, dg)), "features: a cell string and a naslab.Arch agree, and twice gives the same")
+t.ok(F:allclose(fsn:features(CELL, dg, { batch = 7 }), 1e-5, 1e-6), "features: the batch size does not matter")
+t.ok(F:min() >= 0 and F:max() > 0, "features: averages of ReLU outputs, not all zero")
+t.ok(not F:equal(fsn:features("|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|", dg)),
+  "features: another cell, other features")
+
+-- The classifier reads exactly these features: its weights (from a
+-- checkpoint) turn them into the loss and accuracy of sn:eval in evaluation
+-- mode with the running statistics.
+local function read_params(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  local _, count, pos = string.unpack("<I4I4", s, 9)
+  local params = {}
+  for _ = 1, count do
+    local typ, nlen
+    typ, nlen, pos = string.unpack("<I4I4", s, pos)
+    local name = s:sub(pos, pos + nlen - 1)
+    local plen, p = string.unpack("<I8", s, pos + nlen)
+    pos = p + plen + 4
+    if typ == 1 then
+      local ndim, numel, v = nil, 1, {}
+      ndim, p = string.unpack("<I4", s, p)
+      for _ = 1, ndim do
+        local d
+        d, p = string.unpack("<i8", s, p)
+        numel = numel * d
+      end
+      for i = 1, numel do v[i], p = string.unpack("<f", s, p) end
+      params[name] = v
+    end
+  end
+  return params
+end
+local ckf = os.tmpname()
+assert(fsn:save(ckf))
+local P = read_params(ckf)
+os.remove(ckf)
+local W, b, rows, labels = P["head.fc.w"], P["head.fc.b"], F:totable(), dg:labels()
+local loss, correct = 0, 0
+for i, row in ipairs(rows) do
+  local z, best = {}, 1
+  for c = 1, 10 do
+    z[c] = b[c]
+    for j = 1, 16 do z[c] = z[c] + W[(c - 1) * 16 + j] * row[j] end
+    if z[c] > z[best] then best = c end
+  end
+  local sum = 0
+  for c = 1, 10 do sum = sum + math.exp(z[c] - z[best]) end
+  loss = loss + math.log(sum) + z[best] - z[labels[i] + 1]
+  if best == labels[i] + 1 then correct = correct + 1 end
+end
+t.near(loss / #rows, eloss, 1e-5, string.format("features x classifier: sn:eval's loss %.4f", eloss))
+t.near(100 * correct / #rows, eacc, 1e-9, string.format("features x classifier: sn:eval's accuracy %.1f%%", eacc))
+t.is(select(2, fsn:eval(fa, { data = dg, calib_batches = 0 })), eloss, "features left the running statistics alone")
+
+t.error_is(function() fsn:features("|conv~0|", dg) end, "bad argument #1 to 'features' (bad nb201 cell at character 2: "
+  .. "expected an operation (none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3), found 'conv')",
+  "features: bad cell string")
+t.error_is(function() fsn:features(nl.space("nb101"):spec({ { 0, 1 }, { 0, 0 } }, { "input", "output" }), dg) end,
+  "bad argument #1 to 'features' (expected an nb201 arch, got an nb101 arch)", "features: nb101 arch")
+t.error_is(function() fsn:features(CELL, 3) end,
+  "bad argument #2 to 'features' (data must be a data set (naslab.Dataset), got number)", "features: data 3")
+t.error_is(function() fsn:features(CELL, dg:upsample(2)) end,
+  "bad argument #2 to 'features' (data has images of 1x16x16, the supernet takes 1x8x8)", "features: 16x16 data")
+t.error_is(function() fsn:features(CELL, dg, { batch = 0 }) end,
+  "bad argument #3 to 'features' (batch must be an integer in 1..1048576, got 0)", "features: batch 0")
+t.error_like(function() fsn:features(CELL, dg, { bacth = 8 }) end,
+  "bad argument #3 to 'features' (unknown option 'bacth' (known: batch))", "features: unknown option", true)
+t.error_is(function() fsn:features(CELL, dg, 8) end, "bad argument #3 to 'features' (table expected, got number)",
+  "features: options not a table")
+fsn:close()
+t.error_is(function() fsn:features(CELL, dg) end, "calling 'features' on bad self (supernet is closed)",
+  "features: closed supernet")
 
 local fmdir = nl.data.fashion_mnist_dir()
 local f = io.open(fmdir .. "/train-labels-idx1-ubyte.gz", "rb")
