@@ -54,5 +54,8 @@ nl.search = require "naslab.search"
 -- nl.lid: NAS-LID's schedule and mask helpers over the C primitives
 -- (lua/naslab/lid.lua).
 require "naslab.lid"
+-- nl.metad2a: MetaD2A's recipe - tasks, database, meta-training, search -
+-- over the C model (lua/naslab/metad2a.lua).
+require "naslab.metad2a"
 
 return nl

@@ -20,19 +20,31 @@
 /* The embedded default: naslab's own NB201 table, trained on Fashion-MNIST
  * by data/build.lua. A name without '/' or '.' (nl.bench.load("nb201-fmnist"),
  * or no argument at all) is looked up as <dir>/<name>.csv in $NASLAB_DATA,
- * else the installed data directory, else this build's source tree. */
+ * else the installed data directory, else this build's source tree; the
+ * other shipped files (nl.bench.datafile) are found the same way. */
 #define DEFAULT_BENCH "nb201-fmnist"
 
-static const char *data_dir(char *buf, size_t cap, const char *name)
+static const char *data_file(char *buf, size_t cap, const char *file)
 {
     const char *env = getenv("NASLAB_DATA");
     struct stat st;
-    if (env && *env) snprintf(buf, cap, "%s/%s.csv", env, name);
+    if (env && *env) snprintf(buf, cap, "%s/%s", env, file);
     else {
-        snprintf(buf, cap, "%s/%s.csv", NASLAB_DATADIR, name);
-        if (stat(buf, &st) != 0) snprintf(buf, cap, "%s/%s.csv", NASLAB_SRC_DATADIR, name);
+        snprintf(buf, cap, "%s/%s", NASLAB_DATADIR, file);
+        if (stat(buf, &st) != 0) snprintf(buf, cap, "%s/%s", NASLAB_SRC_DATADIR, file);
     }
     return buf;
+}
+
+/* nl.bench.datafile(name): the path of a file naslab ships in its data
+ * directory ("metad2a-fmnist.tsv"). */
+static int l_datafile(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    luaL_argcheck(L, *name && !strchr(name, '/'), 1, "a file name without '/' expected");
+    char buf[4096];
+    lua_pushstring(L, data_file(buf, sizeof buf, name));
+    return 1;
 }
 
 typedef struct lbench {
@@ -124,7 +136,11 @@ static int l_load(lua_State *L)
 {
     const char *path = lua_isnoneornil(L, 1) ? DEFAULT_BENCH : luaL_checkstring(L, 1);
     char buf[4096];
-    if (!strchr(path, '/') && !strchr(path, '.')) path = data_dir(buf, sizeof buf, path);
+    if (!strchr(path, '/') && !strchr(path, '.')) {
+        char file[512];
+        snprintf(file, sizeof file, "%s.csv", path);
+        path = data_file(buf, sizeof buf, file);
+    }
     nl_bench_opts o = { 0 };
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
@@ -383,6 +399,8 @@ int nl_open_bench(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, l_datafile);
+    lua_setfield(L, -2, "datafile");
     lua_setfield(L, nl, "bench");
     return 0;
 }

@@ -23,6 +23,7 @@ int nl_open_event(lua_State *L);
 int nl_open_plot(lua_State *L);
 int nl_open_search(lua_State *L);
 int nl_open_lid(lua_State *L);
+int nl_open_metad2a(lua_State *L);
 
 static const struct {
     const char *name;
@@ -42,6 +43,7 @@ static const struct {
     { "plot", nl_open_plot },
     { "search", nl_open_search },
     { "lid", nl_open_lid },
+    { "metad2a", nl_open_metad2a },
 };
 
 /* nl.clock(): seconds on a monotonic clock, to time work in wall-clock

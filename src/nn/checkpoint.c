@@ -448,6 +448,7 @@ typedef struct reader {
     size_t size;
     record *rec;
     uint32_t nrec;
+    int peek; /* nl_ckpt_read_extra: check the file, match nothing live */
 } reader;
 
 static int ferr(const reader *r, int code, const char *fmt, ...)
@@ -685,6 +686,7 @@ static int match_live(reader *r, nl_param *params, int nparams, nl_optim *opt, i
 {
     char what[RECNAME_MAX + 32];
     int rc;
+    if (r->peek) return 0;
     for (int i = 0; i < nparams; i++) {
         const nl_param *p = &params[i];
         if (!p->w || !nl_tensor_is_contiguous(p->w))
@@ -832,6 +834,17 @@ int nl_ckpt_load(const char *path, nl_param *params, int nparams, nl_optim *opt,
         return nl_err(NL_EINVAL, "checkpoint %s: bad param or rng array", path);
     reader r = { .path = path };
     int rc = load(&r, params, nparams, opt, rngs, nrng, extra_out);
+    nl_free(r.rec);
+    nl_free(r.buf);
+    return rc;
+}
+
+int nl_ckpt_read_extra(const char *path, nl_ckpt_extra *extra_out)
+{
+    if (!path || !*path) return nl_err(NL_EINVAL, "checkpoint: empty path");
+    if (!extra_out) return nl_err(NL_EINVAL, "checkpoint %s: no place for the values", path);
+    reader r = { .path = path, .peek = 1 };
+    int rc = load(&r, NULL, 0, NULL, NULL, 0, extra_out);
     nl_free(r.rec);
     nl_free(r.buf);
     return rc;

@@ -95,5 +95,9 @@ int nl_ckpt_save(const char *path, const nl_param *params, int nparams, const nl
  * "duplicate record 'x'". */
 int nl_ckpt_load(const char *path, nl_param *params, int nparams, nl_optim *opt, nl_rng *rngs,
                  int nrng, nl_ckpt_extra *extra_out);
+/* Only the named values of a checkpoint, after checking the whole file as
+ * nl_ckpt_load does: what a model stores about its own shape, read before the
+ * model that will load the weights is built. Errors as nl_ckpt_load's. */
+int nl_ckpt_read_extra(const char *path, nl_ckpt_extra *extra_out);
 
 #endif
