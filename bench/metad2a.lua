@@ -6,7 +6,8 @@
 --   (a) Fashion-MNIST class subsets held out of the database, on t10k images
 --   (b) scikit-learn's handwritten digits (8x8, upsampled to 16x16)
 -- - time the search (generation + ranking) and train the chosen cell, the
--- top candidates and random cells with the database's recipe, to report the
+-- top candidates and random cells with the database's recipe (the mean of
+-- seeds 777, 888 and 999, as the paper trains its chosen cells), to report the
 -- chosen cell's accuracy beside the random cells' median (the peer measured
 -- in the same run) and its percentile among every trained cell, per seed.
 --
@@ -50,17 +51,7 @@ log("extractor: C 16 N 1, 3 epochs on %d images: %.1f s, %d features per image",
 
 -- 2. database and the features of its tasks
 local db = assert(md.db_load(o.db))
-local perclass = {}
-for c = 0, 9 do perclass[c] = md.task(ext, pool:subset{ c }, 200)[1] end
-local tasks = {}
-for _, r in ipairs(db) do
-  local key = md.classes_key(r.classes)
-  if not tasks[key] then
-    local t = {}
-    for _, c in ipairs(r.classes) do t[#t + 1] = perclass[c] end
-    tasks[key] = t
-  end
-end
+local tasks = md.task_map(ext, pool, db, 200)
 local ntask, tsec = 0, 0
 for _ in pairs(tasks) do ntask = ntask + 1 end
 for _, r in ipairs(db) do tsec = tsec + r.seconds end
@@ -77,12 +68,13 @@ else
                               model = { feat = ext.feat, hs_pred = o.hs, lr = 1e-3 },
                               progress = function(e)
                                 if e.epoch % 20 == 0 then
-                                  log("  %s epoch %d loss %.4f%s", e.part, e.epoch, e.loss,
+                                  log("  %s epoch %d loss %.3g%s", e.part, e.epoch, e.loss,
                                       e.valid_r and string.format(" valid r %.3f", e.valid_r) or "")
                                 end
                               end }
-  log("meta-training: %d generator pairs, %d triples, %d+%d epochs: %.0f s, best valid r %.3f", rep.pairs,
-      rep.triples, o.epochs[1], o.epochs[2], rep.seconds, rep.valid_r or 0 / 0)
+  log("meta-training: %d generator pairs, %d triples, %d+%d epochs: %.0f s, best valid r %.3f " ..
+      "(tau inside a task %.3f)", rep.pairs, rep.triples, o.epochs[1], o.epochs[2], rep.seconds, rep.valid_r or 0 / 0,
+      rep.valid_tau or 0 / 0)
   if o.model then assert(model:save(o.model)) end
 end
 
@@ -116,9 +108,15 @@ print(string.format("%-22s %4s %7s %6s %8s %8s %8s %8s %6s", "task", "seed", "se
                     "best.cand", "best.all", "pct"))
 for _, t in ipairs(tests) do
   local acc = {}
+  -- the paper's protocol for a new data set: train with seeds 777, 888 and
+  -- 999 and report the mean (one run's noise is several test images)
   local function trained(a)
     local s = tostring(a)
-    if not acc[s] then acc[s] = recipe_train(a, t.tr, t.te, 777).test_acc end
+    if not acc[s] then
+      local sum = 0
+      for _, seed in ipairs{ 777, 888, 999 } do sum = sum + recipe_train(a, t.tr, t.te, seed).test_acc end
+      acc[s] = sum / 3
+    end
     return acc[s]
   end
   local rng, rand = nl.rng(2024), {}
@@ -131,8 +129,14 @@ for _, t in ipairs(tests) do
     local res = md.search{ model = model, task = t.task, n = o.n, samples = 10, seed = seed }
     local chosen = trained(res.best)
     nl.emit("metad2a.truth", { arch = tostring(res.best), acc = chosen, pred = res.score })
-    local bestc = chosen
-    for k = 1, math.min(o.top, #res.cells) do bestc = math.max(bestc, trained(res.cells[k])) end
+    local bestc, tr_, pr_ = chosen, {}, {}
+    for k = 1, math.min(o.top, #res.cells) do
+      tr_[k], pr_[k] = trained(res.cells[k]), res.scores[k]
+      bestc = math.max(bestc, tr_[k])
+      -- the candidates in the predictor's order: the search pane's best-so-far
+      nl.emit("search.query", { run = t.name .. " s" .. seed, query = k, best = bestc })
+    end
+    nl.emit("rank", { ["true"] = tr_, pred = pr_ })
     local all, below, best = 0, 0, 0
     for _, v in pairs(acc) do
       all = all + 1

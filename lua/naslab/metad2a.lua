@@ -75,6 +75,25 @@ function M.task(ext, d, per_class)
   return t
 end
 
+-- The tasks of a database as features: {classes_key -> task}, each class
+-- of `pool` (a data set with the database's labels) described by at most
+-- `per_class` images, shared by every task that holds it.
+function M.task_map(ext, pool, db, per_class)
+  local perclass, tasks = {}, {}
+  for _, r in ipairs(db) do
+    local key = M.classes_key(r.classes)
+    if not tasks[key] then
+      local t = {}
+      for _, c in ipairs(r.classes) do
+        perclass[c] = perclass[c] or M.task(ext, pool:subset{ c }, per_class)[1]
+        t[#t + 1] = perclass[c]
+      end
+      tasks[key] = t
+    end
+  end
+  return tasks
+end
+
 -- ------------------------------------------------------------ the database
 
 -- How naslab's meta-training database is made (db_build). Tasks are class
@@ -202,6 +221,29 @@ local function write_db(path, rows)
   assert(os.rename(tmp, path))
 end
 
+-- The rows of those files that exist, each (task, cell) pair once (the first
+-- file holding it wins; row.file says which), and the set of pairs.
+local function union(files)
+  local rows, seen = {}, {}
+  for _, p in ipairs(files) do
+    local f = io.open(p, "r")
+    if f then
+      f:close()
+      local got, err = M.db_load(p)
+      if not got then error(err, 0) end
+      for _, r in ipairs(got) do
+        local key = r.task .. " " .. r.arch
+        if not seen[key] then
+          seen[key] = true
+          r.file = p
+          rows[#rows + 1] = r
+        end
+      end
+    end
+  end
+  return rows, seen
+end
+
 -- Train the missing (task, cell) pairs of shard k of j (every pair when
 -- shard is nil) and rewrite `out` atomically after each one; pairs already
 -- in `out` (or in `also`, a list of files) are skipped, so a killed build
@@ -210,21 +252,10 @@ function M.db_build(o)
   local R = o.recipe or M.DB_RECIPE
   local k, j = 1, 1
   if o.shard then k, j = o.shard[1], o.shard[2] end
-  local done, rows = {}, {}
-  for _, p in ipairs({ o.out, table.unpack(o.also or {}) }) do
-    local f = io.open(p, "r")
-    if f then
-      f:close()
-      local got, err = M.db_load(p)
-      if not got then error(err, 0) end
-      for _, r in ipairs(got) do
-        local key = r.task .. " " .. r.arch
-        if not done[key] then
-          done[key] = true
-          if p == o.out then rows[#rows + 1] = r end
-        end
-      end
-    end
+  local all, done = union({ o.out, table.unpack(o.also or {}) })
+  local rows = {}
+  for _, r in ipairs(all) do
+    if r.file == o.out then rows[#rows + 1] = r end
   end
   local todo, n = {}, 0
   for _, t in ipairs(M.db_tasks(R)) do
@@ -262,22 +293,7 @@ end
 
 -- Merge database files into `out` (atomically); duplicates keep the first.
 function M.db_merge(out, parts)
-  local rows, seen = {}, {}
-  for _, p in ipairs(parts) do
-    local f = io.open(p, "r")
-    if f then
-      f:close()
-      local got, err = M.db_load(p)
-      if not got then error(err, 0) end
-      for _, r in ipairs(got) do
-        local key = r.task .. " " .. r.arch
-        if not seen[key] then
-          seen[key] = true
-          rows[#rows + 1] = r
-        end
-      end
-    end
-  end
+  local rows = union(parts)
   write_db(out, rows)
   return #rows
 end
@@ -301,7 +317,8 @@ end
 --   epochs  {generator, predictor} epochs (400 each in the paper)
 --   top     cells per task that train the generator: its `top` best (3)
 --   valid   fraction of the triples kept to pick the predictor (0.1)
--- Returns the model, and a report {gen_loss, pred_loss, valid_r, seconds}.
+-- Returns the model, and a report {gen_loss, pred_loss, valid_r, valid_tau
+-- (the mean Kendall tau inside a task, at the kept epoch), seconds}.
 local MT_KNOWN = { db = 1, tasks = 1, model = 1, epochs = 1, batch = 1, top = 1, valid = 1, seed = 1, patience = 1,
                    progress = 1 }
 
@@ -417,6 +434,19 @@ function M.meta_train(o)
       if r > bestr then
         bestr = r
         assert(m:save(best_path))
+        -- how well it ranks cells inside a task, which is what the search
+        -- needs (r across tasks mostly measures task difficulty)
+        local sum, n = 0, 0
+        for _, ti in ipairs(tis) do
+          local idx = bytask[ti]
+          if #idx >= 3 then
+            local p, y = {}, {}
+            for k, i in ipairs(idx) do p[k], y[k] = pred[i], truth[i] end
+            local ok, tau = pcall(nl.stats.kendall, p, y)
+            if ok and tau == tau then sum, n = sum + tau, n + 1 end
+          end
+        end
+        report.valid_tau = n > 0 and sum / n or nil
       end
     end
     report.pred_loss = total / #train

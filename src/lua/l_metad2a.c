@@ -354,6 +354,7 @@ static int m_options(lua_State *L)
     lua_pushnumber(L, o->eps_scale), lua_setfield(L, -2, "eps_scale");
     lua_pushnumber(L, o->lr), lua_setfield(L, -2, "lr");
     lua_pushinteger(L, (lua_Integer)o->seed), lua_setfield(L, -2, "seed");
+    lua_pushboolean(L, o->position), lua_setfield(L, -2, "position");
     return 1;
 }
 
@@ -397,11 +398,12 @@ static box *newbox(lua_State *L)
 }
 
 /* nl.metad2a.new{feat = 512, nz = 56, hs_gen = 56, hs_pred = 512, heads = 4,
- * nsample = 20, beta = 0.005, eps_scale = 0.01, lr = 1e-4, seed = 333} */
+ * nsample = 20, beta = 0.005, eps_scale = 0.01, lr = 1e-4, seed = 333,
+ * position = true} */
 static int l_new(lua_State *L)
 {
-    static const char *const known[] = { "feat", "nz",        "hs_gen", "hs_pred", "heads", "nsample",
-                                         "beta", "eps_scale", "lr",     "seed",    NULL };
+    static const char *const known[] = { "feat", "nz",        "hs_gen", "hs_pred", "heads",    "nsample",
+                                         "beta", "eps_scale", "lr",     "seed",    "position", NULL };
     if (lua_isnoneornil(L, 1)) lua_newtable(L), lua_replace(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     nl_lua_check_known(L, 1, known);
@@ -417,6 +419,7 @@ static int l_new(lua_State *L)
     o.eps_scale = nl_lua_optnum(L, 1, "eps_scale", o.eps_scale);
     o.lr = nl_lua_optnum(L, 1, "lr", o.lr);
     o.seed = (uint64_t)nl_lua_optint(L, 1, "seed", 0, LUA_MAXINTEGER, (lua_Integer)o.seed);
+    o.position = nl_lua_optbool(L, 1, "position", o.position);
     if (o.nz % o.heads) luaL_argerror(L, 1, lua_pushfstring(L, "heads %d does not divide nz %d", o.heads, o.nz));
     box *b = newbox(L);
     int rc = nl_metad2a_new(&b->m, &o);

@@ -12,7 +12,9 @@
  * last one. Params enter as leaves bound to an nl_param: their values are
  * read in place and backward accumulates into the param's g (the caller
  * zeroes it, as for every other model). Uses core (error, tensor) and
- * OpenBLAS for the products. A tape is single-threaded. */
+ * OpenBLAS for the products. A tape is single-threaded, and creating one
+ * sets OpenBLAS to one thread, as an nn ctx does, so results do not depend on
+ * the machine's core count. */
 #ifndef NL_TAPE_H
 #define NL_TAPE_H
 

@@ -31,6 +31,8 @@ local OPTS = { feat = FEAT, nz = 8, hs_gen = 16, hs_pred = 16, heads = 2, nsampl
 local m = md.new(OPTS)
 t.ok(tostring(m):match("^naslab.MetaD2A %(feat 6, nz 8"), "tostring: " .. tostring(m))
 t.is(m:options().heads, 2, "options are kept")
+t.ok(m:options().position and not md.new{ feat = 6, nz = 8, heads = 2, position = false }:options().position,
+  "the position input is on by default, off on request")
 t.error_is(function() md.new{ feat = 6, nz = 10, heads = 4 } end, "bad argument #1 to 'new' (heads 4 does not divide nz 10)",
   "heads must divide nz")
 t.error_like(function() md.new{ fest = 6 } end, "unknown option 'fest'", "unknown option")
