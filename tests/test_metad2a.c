@@ -382,6 +382,53 @@ static void test_predictor(void)
     nl_metad2a_free(m);
 }
 
+/* The same training with 1 and 3 workers: each item's sample and noise come
+ * from its own seed, so only the order of float sums differs. */
+static void test_threads(void)
+{
+    nl_rng r;
+    nl_rng_seed(&r, 8);
+    task tk[2];
+    make_task(&tk[0], 0, 3, &r);
+    make_task(&tk[1], 1, 2, &r);
+    nl_md_task tasks[2] = { tk[0].t, tk[1].t };
+    tasks[0].n = tk[0].n, tasks[0].x = tk[0].p, tasks[1].n = tk[1].n, tasks[1].x = tk[1].p;
+    enum { N = 10 };
+    uint8_t cells[N][6];
+    int task_of[N];
+    double acc[N];
+    for (int i = 0; i < N; i++) {
+        task_of[i] = i % 2;
+        for (int e = 0; e < 6; e++) cells[i][e] = (uint8_t)nl_rng_below(&r, 5);
+        acc[i] = 70 + 3 * (i % 4);
+    }
+    double pred[2][N], gl[2], pl[2];
+    uint8_t got[2][1][6];
+    for (int k = 0; k < 2; k++) {
+        nl_metad2a_opts o;
+        nl_metad2a_defaults(&o);
+        o.feat = FEAT, o.nz = 8, o.hs_gen = 16, o.hs_pred = 16, o.heads = 2, o.nsample = 3, o.lr = 3e-3, o.seed = 4;
+        o.threads = k == 0 ? 1 : 3;
+        nl_metad2a *m;
+        nl_metad2a_new(&m, &o);
+        nl_metad2a_set_target(m, 75, 4);
+        for (int s = 0; s < 30; s++) {
+            nl_metad2a_gen_step(m, tasks, task_of, (const uint8_t(*)[6])cells, N, &gl[k], NULL);
+            nl_metad2a_pred_step(m, tasks, task_of, (const uint8_t(*)[6])cells, acc, N, &pl[k]);
+        }
+        nl_metad2a_predict(m, &tasks[0], (const uint8_t(*)[6])cells, N, 5, pred[k]);
+        int n, tried;
+        nl_metad2a_generate(m, &tasks[1], 1, 1, 0, 1, 1, got[k], &n, &tried);
+        nl_metad2a_free(m);
+    }
+    double d = 0;
+    for (int i = 0; i < N; i++) d = fmax(d, fabs(pred[0][i] - pred[1][i]));
+    ok(d < 1e-2 && fabs(gl[0] - gl[1]) < 1e-3 * fabs(gl[0]) && fabs(pl[0] - pl[1]) < 1e-2 * fabs(pl[0]) + 1e-9,
+       "1 and 3 workers train alike (losses %.5g / %.5g, %.3g / %.3g; predictions within %.2g)", gl[0], gl[1], pl[0],
+       pl[1], d);
+    ok(same(got[0][0], got[1][0]), "1 and 3 workers decode the same cell");
+}
+
 int main(void)
 {
     test_gradients();
@@ -389,5 +436,6 @@ int main(void)
     test_errors();
     test_generator();
     test_predictor();
+    test_threads();
     return done_testing();
 }

@@ -399,11 +399,12 @@ static box *newbox(lua_State *L)
 
 /* nl.metad2a.new{feat = 512, nz = 56, hs_gen = 56, hs_pred = 512, heads = 4,
  * nsample = 20, beta = 0.005, eps_scale = 0.01, lr = 1e-4, seed = 333,
- * position = true} */
+ * position = true, threads = 0 (one per core)} */
 static int l_new(lua_State *L)
 {
     static const char *const known[] = { "feat", "nz",        "hs_gen", "hs_pred", "heads",    "nsample",
-                                         "beta", "eps_scale", "lr",     "seed",    "position", NULL };
+                                         "beta", "eps_scale", "lr",     "seed",    "position", "threads",
+                                         NULL };
     if (lua_isnoneornil(L, 1)) lua_newtable(L), lua_replace(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     nl_lua_check_known(L, 1, known);
@@ -420,6 +421,7 @@ static int l_new(lua_State *L)
     o.lr = nl_lua_optnum(L, 1, "lr", o.lr);
     o.seed = (uint64_t)nl_lua_optint(L, 1, "seed", 0, LUA_MAXINTEGER, (lua_Integer)o.seed);
     o.position = nl_lua_optbool(L, 1, "position", o.position);
+    o.threads = (int)nl_lua_optint(L, 1, "threads", 0, 16, o.threads);
     if (o.nz % o.heads) luaL_argerror(L, 1, lua_pushfstring(L, "heads %d does not divide nz %d", o.heads, o.nz));
     box *b = newbox(L);
     int rc = nl_metad2a_new(&b->m, &o);

@@ -4,9 +4,11 @@
 #include "predict/metad2a.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -19,7 +21,8 @@ enum {
     NVT = 7,       /* node types: START, END, five ops */
     T_START = 0,
     T_END = 1,
-    MAXP = 160     /* params of a model, with room */
+    MAXP = 160,    /* params of a model, with room */
+    MAXW = 16      /* workers */
 };
 
 /* The NAS-Bench-201 cell as an 8-node graph: node 1 + e holds the op of edge
@@ -47,13 +50,26 @@ typedef struct gru {
     int hid;
 } gru;
 
+/* One worker: a tape, its own view of the params (worker 0 the model's;
+ * the others share the values and keep their own gradients, which are
+ * added to the model's after a step) and its own generator, seeded per item
+ * from the model's, so results do not depend on which worker takes an item. */
+typedef struct wk {
+    nl_tape *t;
+    nl_param *p;
+    int bound[MAXP];
+    nl_rng rng;
+    int *idx; /* scratch: row indices of a class */
+    size_t idxcap;
+} wk;
+
 struct nl_metad2a {
     nl_metad2a_opts o;
     nl_param p[MAXP];
     int np;
     int ngen;     /* params 0..ngen-1 belong to the generator, the rest to the predictor */
-    int bound[MAXP];
-    nl_tape *t;
+    wk w[MAXW];
+    int nw;       /* workers: threads over the items of a batch, the samples of a prediction */
     nl_rng rng;
     nl_optim *opt[2];
     double y_mean, y_std;
@@ -65,9 +81,6 @@ struct nl_metad2a {
     setpool p_intra, p_inter;
     gru p_fwd, p_bwd;
     lin p_gate_f, p_map_f, p_gate_b, p_map_b, p_unify, p_fc1, p_out1, p_out2;
-    /* scratch */
-    int *idx;
-    size_t idxcap;
 };
 
 /* ------------------------------------------------------------ params */
@@ -186,28 +199,29 @@ static int build(nl_metad2a *m)
 
 /* ------------------------------------------------------------ the tape side */
 
-static void begin(nl_metad2a *m)
+static void begin(const nl_metad2a *m, wk *w)
 {
-    nl_tape_reset(m->t);
-    for (int i = 0; i < m->np; i++) m->bound[i] = -1;
+    nl_tape_reset(w->t);
+    for (int i = 0; i < m->np; i++) w->bound[i] = -1;
 }
 
 /* Param i as a tape node, bound once per forward. */
-static int P(nl_metad2a *m, int i)
+static int P(const nl_metad2a *m, wk *w, int i)
 {
-    if (m->bound[i] < 0) m->bound[i] = nl_tape_param(m->t, &m->p[i]);
-    return m->bound[i];
+    (void)m;
+    if (w->bound[i] < 0) w->bound[i] = nl_tape_param(w->t, &w->p[i]);
+    return w->bound[i];
 }
 
-static int LIN(nl_metad2a *m, int x, const lin *l) { return nl_tape_linear(m->t, x, P(m, l->W), l->b >= 0 ? P(m, l->b) : -1); }
+static int LIN(const nl_metad2a *m, wk *w, int x, const lin *l) { return nl_tape_linear(w->t, x, P(m, w, l->W), l->b >= 0 ? P(m, w, l->b) : -1); }
 
 /* MAB(Q, K): heads split the width; scores scaled by sqrt of the full width
  * as the reference does; O = Q' + A V' per head, then O + ReLU(fc_o O). */
-static int MAB(nl_metad2a *m, const mab *a, int Q, int K)
+static int MAB(const nl_metad2a *m, wk *w, const mab *a, int Q, int K)
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int dv = m->o.nz, h = m->o.heads, dh = dv / h;
-    int q = LIN(m, Q, &a->q), k = LIN(m, K, &a->k), v = LIN(m, K, &a->v), out = -1;
+    int q = LIN(m, w, Q, &a->q), k = LIN(m, w, K, &a->k), v = LIN(m, w, K, &a->v), out = -1;
     float s = 1.0f / sqrtf((float)dv);
     for (int i = 0; i < h; i++) {
         int qh = nl_tape_cols(t, q, i * dh, (i + 1) * dh), kh = nl_tape_cols(t, k, i * dh, (i + 1) * dh),
@@ -216,14 +230,14 @@ static int MAB(nl_metad2a *m, const mab *a, int Q, int K)
         int oh = nl_tape_add(t, qh, nl_tape_matmul(t, A, vh, 0));
         out = i == 0 ? oh : nl_tape_concat(t, out, oh);
     }
-    return nl_tape_add(t, out, nl_tape_relu(t, LIN(m, out, &a->o)));
+    return nl_tape_add(t, out, nl_tape_relu(t, LIN(m, w, out, &a->o)));
 }
 
-static int SETPOOL(nl_metad2a *m, const setpool *s, int X)
+static int SETPOOL(const nl_metad2a *m, wk *w, const setpool *s, int X)
 {
-    int e = MAB(m, &s->sab1, X, X);
-    e = MAB(m, &s->sab2, e, e);
-    return LIN(m, MAB(m, &s->pma, P(m, s->seed), e), &s->dec);
+    int e = MAB(m, w, &s->sab1, X, X);
+    e = MAB(m, w, &s->sab2, e, e);
+    return LIN(m, w, MAB(m, w, &s->pma, P(m, w, s->seed), e), &s->dec);
 }
 
 int nl_metad2a_check_task(const nl_metad2a *m, const nl_md_task *t, const char *what)
@@ -239,53 +253,55 @@ int nl_metad2a_check_task(const nl_metad2a *m, const nl_md_task *t, const char *
 
 /* Dataset code (1, nz) of a fresh sample of task tk, through the intra and
  * inter SetPools of one part. */
-static int ENCODE(nl_metad2a *m, const setpool *intra, const setpool *inter, const nl_md_task *tk)
+static int ENCODE(const nl_metad2a *m, wk *w, const setpool *intra, const setpool *inter, const nl_md_task *tk)
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int feat = m->o.feat, protos = -1;
     for (int k = 0; k < tk->ncls; k++) {
         int n = tk->n[k], s = n < m->o.nsample ? n : m->o.nsample;
-        if ((size_t)n > m->idxcap) {
-            int *p = realloc(m->idx, (size_t)n * sizeof(int));
+        if ((size_t)n > w->idxcap) {
+            int *p = realloc(w->idx, (size_t)n * sizeof(int));
             if (!p) return nl_err(NL_ENOMEM, "metad2a: out of memory");
-            m->idx = p;
-            m->idxcap = (size_t)n;
+            w->idx = p;
+            w->idxcap = (size_t)n;
         }
-        for (int i = 0; i < n; i++) m->idx[i] = i;
+        for (int i = 0; i < n; i++) w->idx[i] = i;
         for (int i = 0; i < s; i++) { /* partial Fisher-Yates: s distinct rows */
-            int j = i + (int)nl_rng_below(&m->rng, (uint64_t)(n - i)), tmp = m->idx[i];
-            m->idx[i] = m->idx[j];
-            m->idx[j] = tmp;
+            int j = i + (int)nl_rng_below(&w->rng, (uint64_t)(n - i)), tmp = w->idx[i];
+            w->idx[i] = w->idx[j];
+            w->idx[j] = tmp;
         }
         int X = nl_tape_const(t, s, feat, NULL);
         if (X < 0) return X;
         float *x = (float *)nl_tape_value(t, X);
         for (int i = 0; i < s; i++)
-            memcpy(x + (size_t)i * feat, tk->x[k] + (size_t)m->idx[i] * feat, (size_t)feat * sizeof(float));
-        int pr = SETPOOL(m, intra, X);
+            memcpy(x + (size_t)i * feat, tk->x[k] + (size_t)w->idx[i] * feat, (size_t)feat * sizeof(float));
+        int pr = SETPOOL(m, w, intra, X);
         protos = k == 0 ? pr : nl_tape_vconcat(t, protos, pr);
     }
-    return SETPOOL(m, inter, protos);
+    return SETPOOL(m, w, inter, protos);
 }
 
-/* Codes of a batch, one row per item. */
-static int ENCODE_BATCH(nl_metad2a *m, int part, const nl_md_task *tasks, const int *task_of, int n)
+/* Codes of a batch, one row per item; item i's sample drawn with seeds[i]. */
+static int ENCODE_BATCH(const nl_metad2a *m, wk *w, int part, const nl_md_task *tasks, const int *task_of, int n,
+                        const uint64_t *seeds)
 {
     const setpool *a = part ? &m->p_intra : &m->g_intra, *b = part ? &m->p_inter : &m->g_inter;
     int codes = -1;
     for (int i = 0; i < n; i++) {
-        int c = ENCODE(m, a, b, &tasks[task_of[i]]);
-        codes = i == 0 ? c : nl_tape_vconcat(m->t, codes, c);
+        nl_rng_seed(&w->rng, seeds[i]);
+        int c = ENCODE(m, w, a, b, &tasks[task_of[i]]);
+        codes = i == 0 ? c : nl_tape_vconcat(w->t, codes, c);
     }
     return codes;
 }
 
 /* torch.nn.GRUCell, gates in PyTorch's order r, z, n. */
-static int GRU(nl_metad2a *m, const gru *g, int x, int h)
+static int GRU(const nl_metad2a *m, wk *w, const gru *g, int x, int h)
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int H = g->hid;
-    int gi = LIN(m, x, &g->ih), gh = LIN(m, h, &g->hh);
+    int gi = LIN(m, w, x, &g->ih), gh = LIN(m, w, h, &g->hh);
     int r = nl_tape_sigmoid(t, nl_tape_add(t, nl_tape_cols(t, gi, 0, H), nl_tape_cols(t, gh, 0, H)));
     int z = nl_tape_sigmoid(t, nl_tape_add(t, nl_tape_cols(t, gi, H, 2 * H), nl_tape_cols(t, gh, H, 2 * H)));
     int nn = nl_tape_tanh(t, nl_tape_add(t, nl_tape_cols(t, gi, 2 * H, 3 * H), nl_tape_mul(t, r, nl_tape_cols(t, gh, 2 * H, 3 * H))));
@@ -294,24 +310,28 @@ static int GRU(nl_metad2a *m, const gru *g, int x, int h)
 
 /* D-VAE's gated message of node `vid` with state h: sigmoid(gate([h; id])) *
  * mapper([h; id]), id the one-hot of the node's position. */
-static int MSG(nl_metad2a *m, const lin *gate, const lin *map, int h, int vid)
+static int MSG(const nl_metad2a *m, wk *w, const lin *gate, const lin *map, int h, int vid)
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int hv = nl_tape_concat(t, h, nl_tape_onehot(t, nl_tape_rows_of(t, h), NV, NULL, vid));
-    return nl_tape_mul(t, nl_tape_sigmoid(t, LIN(m, hv, gate)), LIN(m, hv, map));
+    return nl_tape_mul(t, nl_tape_sigmoid(t, LIN(m, w, hv, gate)), LIN(m, w, hv, map));
 }
 
-static int TYPES(nl_metad2a *m, int B, const int *types) { return nl_tape_onehot(m->t, B, NVT, types, 0); }
+static int TYPES(const nl_metad2a *m, wk *w, int B, const int *types)
+{
+    (void)m;
+    return nl_tape_onehot(w->t, B, NVT, types, 0);
+}
 
 /* The decoder's GRU input for node v: the one-hot type, and with
  * opts.position the one-hot position too. Without it (the reference), nodes
  * 1, 2 and 4 of a cell - all fed by START alone - get the same state whenever
  * their ops agree, and a decoder that reads the graph state off the last node
  * cannot tell where in the cell it is. */
-static int XIN(nl_metad2a *m, int B, const int *types, int v)
+static int XIN(const nl_metad2a *m, wk *w, int B, const int *types, int v)
 {
-    int x = TYPES(m, B, types);
-    return m->o.position ? nl_tape_concat(m->t, x, nl_tape_onehot(m->t, B, NV, NULL, v)) : x;
+    int x = TYPES(m, w, B, types);
+    return m->o.position ? nl_tape_concat(w->t, x, nl_tape_onehot(w->t, B, NV, NULL, v)) : x;
 }
 
 static void cell_types(const uint8_t ops[6], int types[NV])
@@ -325,9 +345,9 @@ static void cell_types(const uint8_t ops[6], int types[NV])
 
 /* Teacher-forced negative log-likelihood of the true graphs (types and the
  * NB201 edges) given z; returns the loss node. */
-static int DECODE_LOSS(nl_metad2a *m, int z, int B, const uint8_t (*ops)[6])
+static int DECODE_LOSS(const nl_metad2a *m, wk *w, int z, int B, const uint8_t (*ops)[6])
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int H = m->o.hs_gen;
     int(*ty)[NV] = malloc((size_t)B * sizeof *ty);
     int *col = malloc((size_t)B * sizeof(int));
@@ -338,41 +358,32 @@ static int DECODE_LOSS(nl_metad2a *m, int z, int B, const uint8_t (*ops)[6])
     }
     for (int b = 0; b < B; b++) cell_types(ops[b], ty[b]);
     int h[NV], msg[NV];
-    int H0 = nl_tape_tanh(t, LIN(m, z, &m->g_h0));
+    int H0 = nl_tape_tanh(t, LIN(m, w, z, &m->g_h0));
     for (int b = 0; b < B; b++) col[b] = T_START;
-    h[0] = GRU(m, &m->g_gru, XIN(m, B, col, 0), H0);
-    msg[0] = MSG(m, &m->g_gate, &m->g_map, h[0], 0);
+    h[0] = GRU(m, w, &m->g_gru, XIN(m, w, B, col, 0), H0);
+    msg[0] = MSG(m, w, &m->g_gate, &m->g_map, h[0], 0);
     int loss = -1;
     for (int v = 1; v < NV; v++) {
         for (int b = 0; b < B; b++) col[b] = ty[b][v];
-        int logits = LIN(m, nl_tape_relu(t, LIN(m, h[v - 1], &m->g_vert1)), &m->g_vert2);
+        int logits = LIN(m, w, nl_tape_relu(t, LIN(m, w, h[v - 1], &m->g_vert1)), &m->g_vert2);
         int tl = nl_tape_ce(t, logits, col);
         loss = loss < 0 ? tl : nl_tape_add(t, loss, tl);
-        int x = XIN(m, B, col, v), Hin = nl_tape_fill(t, B, H, 0.0f);
-        h[v] = GRU(m, &m->g_gru, x, Hin);
+        int x = XIN(m, w, B, col, v), Hin = nl_tape_fill(t, B, H, 0.0f);
+        h[v] = GRU(m, w, &m->g_gru, x, Hin);
         for (int vi = v - 1; vi >= 0; vi--) {
             int p = nl_tape_sigmoid(
-                t, LIN(m, nl_tape_relu(t, LIN(m, nl_tape_concat(t, h[vi], h[v]), &m->g_edge1)), &m->g_edge2));
+                t, LIN(m, w, nl_tape_relu(t, LIN(m, w, nl_tape_concat(t, h[vi], h[v]), &m->g_edge1)), &m->g_edge2));
             for (int b = 0; b < B; b++) truth[b] = ADJ[vi][v];
             loss = nl_tape_add(t, loss, nl_tape_bce(t, p, truth));
             if (ADJ[vi][v]) {
                 Hin = nl_tape_add(t, Hin, msg[vi]);
-                h[v] = GRU(m, &m->g_gru, x, Hin);
+                h[v] = GRU(m, w, &m->g_gru, x, Hin);
             }
         }
-        if (v < NV - 1) msg[v] = MSG(m, &m->g_gate, &m->g_map, h[v], v);
+        if (v < NV - 1) msg[v] = MSG(m, w, &m->g_gate, &m->g_map, h[v], v);
     }
     free(ty), free(col), free(truth);
     return loss;
-}
-
-/* mu and logvar of a batch's dataset codes. */
-static int gen_latent(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, int n, int *mu, int *logvar)
-{
-    int codes = ENCODE_BATCH(m, 0, tasks, task_of, n);
-    *mu = LIN(m, codes, &m->g_mu);
-    *logvar = LIN(m, codes, &m->g_logvar);
-    return *logvar < 0 ? *logvar : 0;
 }
 
 static int check_batch(const nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6],
@@ -390,54 +401,204 @@ static int check_batch(const nl_metad2a *m, const nl_md_task *tasks, const int *
     return 0;
 }
 
-static int gen_forward(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6], int n,
-                       int train, int *rec, int *kl)
+/* The generator's loss nodes on n items: reconstruction (teacher-forced) and
+ * KL; z = mu + eps_scale eps sigma in training, mu otherwise, eps of item i
+ * drawn after its sample, from seeds[i]. */
+static int gen_forward(const nl_metad2a *m, wk *w, const nl_md_task *tasks, const int *task_of,
+                       const uint8_t (*ops)[6], int n, const uint64_t *seeds, int train, int *rec, int *kl)
 {
-    int rc = check_batch(m, tasks, task_of, ops, n);
-    if (rc) return rc;
-    begin(m);
-    nl_tape *t = m->t;
-    int mu, logvar;
-    if ((rc = gen_latent(m, tasks, task_of, n, &mu, &logvar))) return rc;
+    nl_tape *t = w->t;
+    int codes = ENCODE_BATCH(m, w, 0, tasks, task_of, n, seeds);
+    int mu = LIN(m, w, codes, &m->g_mu), logvar = LIN(m, w, codes, &m->g_logvar);
+    if (logvar < 0) return logvar;
     int z = mu;
     if (train) {
         int nz = m->o.nz;
         float *eps = malloc((size_t)n * nz * sizeof(float));
         if (!eps) return nl_err(NL_ENOMEM, "metad2a: out of memory");
-        for (int i = 0; i < n * nz; i++) eps[i] = (float)(m->o.eps_scale * nl_rng_normal(&m->rng));
+        nl_rng r;
+        for (int i = 0; i < n; i++) {
+            nl_rng_seed_stream(&r, seeds[i], 1);
+            for (int j = 0; j < nz; j++) eps[(size_t)i * nz + j] = (float)(m->o.eps_scale * nl_rng_normal(&r));
+        }
         int e = nl_tape_const(t, n, nz, eps);
         free(eps);
         z = nl_tape_add(t, mu, nl_tape_mul(t, e, nl_tape_exp(t, nl_tape_scale(t, logvar, 0.5f))));
     }
-    *rec = DECODE_LOSS(m, z, n, ops);
+    *rec = DECODE_LOSS(m, w, z, n, ops);
     *kl = nl_tape_kl(t, mu, logvar);
     return *kl < 0 ? *kl : *rec < 0 ? *rec : 0;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static int PREDICT(const nl_metad2a *m, wk *w, int codes, int n, const uint8_t (*ops)[6]);
+
+enum { J_GEN_STEP, J_GEN_LOSS, J_PRED_STEP, J_PREDICT };
+
+/* One worker's share of a call: items (or samples) lo..hi-1. */
+typedef struct job {
+    nl_metad2a *m;
+    wk *w;
+    int kind, lo, hi, rc;
+    const nl_md_task *tasks;
+    const int *task_of;
+    const uint8_t (*ops)[6];
+    const float *y;        /* J_PRED_STEP: normalised targets */
+    const uint64_t *seeds; /* one per item (or sample) */
+    int n;                 /* J_PREDICT: cells */
+    double loss, kl;
+    double *out;           /* J_PREDICT: n sums over this job's samples */
+} job;
+
+/* Zero this worker's gradients of params lo..hi-1 (worker 0's are the
+ * model's, zeroed by the optimiser). */
+static void zero_own(const nl_metad2a *m, wk *w, int lo, int hi)
+{
+    if (w == &m->w[0]) return;
+    for (int i = lo; i < hi; i++) memset(nl_tensor_data(w->p[i].g), 0, (size_t)nl_tensor_numel(w->p[i].g) * sizeof(float));
+}
+
+static int run_job(job *j)
+{
+    const nl_metad2a *m = j->m;
+    wk *w = j->w;
+    int n = j->hi - j->lo, rc;
+    if (n < 1) return 0;
+    begin(m, w);
+    nl_tape *t = w->t;
+    switch (j->kind) {
+    case J_GEN_STEP:
+    case J_GEN_LOSS: {
+        int rec = -1, kl = -1;
+        if ((rc = gen_forward(m, w, j->tasks, j->task_of + j->lo, j->ops + j->lo, n, j->seeds + j->lo,
+                              j->kind == J_GEN_STEP, &rec, &kl)))
+            return rc;
+        j->loss = nl_tape_value(t, rec)[0];
+        j->kl = nl_tape_value(t, kl)[0];
+        if (j->kind == J_GEN_LOSS) return 0;
+        int total = nl_tape_add(t, rec, nl_tape_scale(t, kl, (float)m->o.beta));
+        if (total < 0) return total;
+        zero_own(m, w, 0, m->ngen);
+        return nl_tape_backward(t, total, 1.0f);
+    }
+    case J_PRED_STEP: {
+        int codes = ENCODE_BATCH(m, w, 1, j->tasks, j->task_of + j->lo, n, j->seeds + j->lo);
+        int l = nl_tape_mse(t, PREDICT(m, w, codes, n, j->ops + j->lo), j->y + j->lo);
+        if (l < 0) return l;
+        j->loss = nl_tape_value(t, l)[0];
+        zero_own(m, w, m->ngen, m->np);
+        return nl_tape_backward(t, l, 1.0f);
+    }
+    default: /* J_PREDICT: samples lo..hi-1 of one task, every cell */
+        for (int i = 0; i < j->n; i++) j->out[i] = 0;
+        for (int s = j->lo; s < j->hi; s++) {
+            begin(m, w);
+            int codes = ENCODE_BATCH(m, w, 1, j->tasks, j->task_of, 1, j->seeds + s);
+            codes = nl_tape_matmul(t, nl_tape_fill(t, j->n, 1, 1.0f), codes, 0); /* one row per cell */
+            int y = PREDICT(m, w, codes, j->n, j->ops);
+            if (y < 0) return y;
+            const float *v = nl_tape_value(t, y);
+            for (int i = 0; i < j->n; i++) j->out[i] += v[i];
+        }
+        return 0;
+    }
+}
+
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    j->rc = run_job(j);
+    return NULL;
+}
+
+/* Split items 0..n-1 over the workers (contiguous ranges), run the jobs -
+ * the first on this thread - and return the first error. With outs, job i
+ * sums into outs + i nout. */
+static int run_jobs(nl_metad2a *m, const job *proto, int n, job *jobs, int *nj, double *outs, int nout)
+{
+    int k = m->nw < n ? m->nw : n;
+    pthread_t tid[MAXW];
+    int started[MAXW] = { 0 };
+    for (int i = 0; i < k; i++) {
+        jobs[i] = *proto;
+        jobs[i].w = &m->w[i];
+        jobs[i].lo = (int)((int64_t)n * i / k);
+        jobs[i].hi = (int)((int64_t)n * (i + 1) / k);
+        jobs[i].rc = 0;
+        if (outs) jobs[i].out = outs + (size_t)i * nout;
+    }
+    for (int i = 1; i < k; i++) started[i] = pthread_create(&tid[i], NULL, job_main, &jobs[i]) == 0;
+    jobs[0].rc = run_job(&jobs[0]);
+    for (int i = 1; i < k; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            jobs[i].rc = run_job(&jobs[i]); /* no thread to be had: do it here */
+    }
+    *nj = k;
+    for (int i = 0; i < k; i++)
+        if (jobs[i].rc) return jobs[i].rc;
+    return 0;
+}
+
+/* Add the other workers' gradients of params lo..hi-1 to the model's. */
+static void gather_grads(nl_metad2a *m, int nj, int lo, int hi)
+{
+    for (int k = 1; k < nj; k++)
+        for (int i = lo; i < hi; i++) {
+            float *g = nl_tensor_data(m->p[i].g);
+            const float *h = nl_tensor_data(m->w[k].p[i].g);
+            int64_t n = nl_tensor_numel(m->p[i].g);
+            for (int64_t e = 0; e < n; e++) g[e] += h[e];
+        }
+}
+
+/* n seeds from the model's generator, in item order. */
+static uint64_t *draw_seeds(nl_metad2a *m, int n)
+{
+    uint64_t *s = malloc((size_t)n * sizeof *s);
+    if (!s) {
+        nl_err(NL_ENOMEM, "metad2a: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) s[i] = nl_rng_u64(&m->rng);
+    return s;
+}
+
+static int gen_run(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6], int n,
+                   int train, double *loss, double *kl)
+{
+    int rc = check_batch(m, tasks, task_of, ops, n), nj = 0;
+    if (rc) return rc;
+    uint64_t *seeds = draw_seeds(m, n);
+    if (!seeds) return NL_ENOMEM;
+    job proto = { .m = m, .kind = train ? J_GEN_STEP : J_GEN_LOSS, .tasks = tasks, .task_of = task_of, .ops = ops,
+                  .seeds = seeds },
+        jobs[MAXW];
+    if (train) nl_optim_zero_grad(m->opt[0]);
+    rc = run_jobs(m, &proto, n, jobs, &nj, NULL, 0);
+    free(seeds);
+    if (rc) return rc;
+    double l = 0, k = 0;
+    for (int i = 0; i < nj; i++) l += jobs[i].loss, k += jobs[i].kl;
+    if (loss) *loss = l;
+    if (kl) *kl = k;
+    if (!train) return 0;
+    gather_grads(m, nj, 0, m->ngen);
+    return nl_optim_step(m->opt[0]);
 }
 
 int nl_metad2a_gen_step(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6], int n,
                         double *loss, double *kl)
 {
-    int rec, k;
-    int rc = gen_forward(m, tasks, task_of, ops, n, 1, &rec, &k);
-    if (rc) return rc;
-    nl_tape *t = m->t;
-    int total = nl_tape_add(t, rec, nl_tape_scale(t, k, (float)m->o.beta));
-    if (total < 0) return total;
-    if (loss) *loss = nl_tape_value(t, rec)[0];
-    if (kl) *kl = nl_tape_value(t, k)[0];
-    nl_optim_zero_grad(m->opt[0]);
-    if ((rc = nl_tape_backward(t, total, 1.0f))) return rc;
-    return nl_optim_step(m->opt[0]);
+    return gen_run(m, tasks, task_of, ops, n, 1, loss, kl);
 }
 
 int nl_metad2a_gen_loss(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6], int n,
                         double *loss)
 {
-    int rec, k;
-    int rc = gen_forward(m, tasks, task_of, ops, n, 0, &rec, &k);
-    if (rc) return rc;
-    if (loss) *loss = nl_tape_value(m->t, rec)[0];
-    return 0;
+    return gen_run(m, tasks, task_of, ops, n, 0, loss, NULL);
 }
 
 static int sample_row(const float *p, int c, nl_rng *r)
@@ -450,9 +611,9 @@ static int sample_row(const float *p, int c, nl_rng *r)
 
 /* Decode B graphs from z (B, nz) into types/edges; valid[b] says whether
  * graph b is an NB201 cell. */
-static int decode(nl_metad2a *m, int z, int B, int stochastic, int (*ty)[NV], uint8_t (*adj)[NV][NV], int *valid)
+static int decode(const nl_metad2a *m, wk *w, int z, int B, int stochastic, int (*ty)[NV], uint8_t (*adj)[NV][NV], int *valid)
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int H = m->o.hs_gen;
     int *col = malloc((size_t)B * sizeof(int));
     float *mask = malloc((size_t)B * sizeof(float));
@@ -462,15 +623,15 @@ static int decode(nl_metad2a *m, int z, int B, int stochastic, int (*ty)[NV], ui
     }
     memset(adj, 0, (size_t)B * sizeof *adj);
     int h[NV], msg[NV], rc = 0;
-    int H0 = nl_tape_tanh(t, LIN(m, z, &m->g_h0));
+    int H0 = nl_tape_tanh(t, LIN(m, w, z, &m->g_h0));
     for (int b = 0; b < B; b++) col[b] = ty[b][0] = T_START, valid[b] = 1;
-    h[0] = GRU(m, &m->g_gru, XIN(m, B, col, 0), H0);
-    msg[0] = MSG(m, &m->g_gate, &m->g_map, h[0], 0);
+    h[0] = GRU(m, w, &m->g_gru, XIN(m, w, B, col, 0), H0);
+    msg[0] = MSG(m, w, &m->g_gate, &m->g_map, h[0], 0);
     for (int v = 1; v < NV && rc >= 0; v++) {
         if (v == NV - 1) {
             for (int b = 0; b < B; b++) col[b] = T_END;
         } else {
-            int logits = LIN(m, nl_tape_relu(t, LIN(m, h[v - 1], &m->g_vert1)), &m->g_vert2);
+            int logits = LIN(m, w, nl_tape_relu(t, LIN(m, w, h[v - 1], &m->g_vert1)), &m->g_vert2);
             int pr = nl_tape_softmax(t, logits);
             if (pr < 0) {
                 rc = pr;
@@ -481,7 +642,7 @@ static int decode(nl_metad2a *m, int z, int B, int stochastic, int (*ty)[NV], ui
                 const float *pb = p + (size_t)b * NVT;
                 int k = 0;
                 if (stochastic)
-                    k = sample_row(pb, NVT, &m->rng);
+                    k = sample_row(pb, NVT, &w->rng);
                 else
                     for (int j = 1; j < NVT; j++) k = pb[j] > pb[k] ? j : k;
                 col[b] = k;
@@ -493,20 +654,20 @@ static int decode(nl_metad2a *m, int z, int B, int stochastic, int (*ty)[NV], ui
              * inside it is a second source: neither is an NB201 cell */
             if (v < NV - 1 && (col[b] == T_END || col[b] == T_START)) valid[b] = 0;
         }
-        int x = XIN(m, B, col, v), Hin = nl_tape_fill(t, B, H, 0.0f);
-        h[v] = GRU(m, &m->g_gru, x, Hin);
+        int x = XIN(m, w, B, col, v), Hin = nl_tape_fill(t, B, H, 0.0f);
+        h[v] = GRU(m, w, &m->g_gru, x, Hin);
         if (v == NV - 1) { /* END: connect every loose end */
             for (int b = 0; b < B; b++)
                 for (int u = 0; u < v; u++) {
                     int out = 0;
-                    for (int w = u + 1; w < v; w++) out |= adj[b][u][w];
+                    for (int x2 = u + 1; x2 < v; x2++) out |= adj[b][u][x2];
                     if (!out) adj[b][u][v] = 1;
                 }
             break;
         }
         for (int vi = v - 1; vi >= 0; vi--) {
             int p = nl_tape_sigmoid(
-                t, LIN(m, nl_tape_relu(t, LIN(m, nl_tape_concat(t, h[vi], h[v]), &m->g_edge1)), &m->g_edge2));
+                t, LIN(m, w, nl_tape_relu(t, LIN(m, w, nl_tape_concat(t, h[vi], h[v]), &m->g_edge1)), &m->g_edge2));
             if (p < 0) {
                 rc = p;
                 break;
@@ -514,17 +675,17 @@ static int decode(nl_metad2a *m, int z, int B, int stochastic, int (*ty)[NV], ui
             const float *pv = nl_tape_value(t, p);
             int any = 0;
             for (int b = 0; b < B; b++) {
-                int e = stochastic ? nl_rng_uniform(&m->rng) < pv[b] : pv[b] > 0.5f;
+                int e = stochastic ? nl_rng_uniform(&w->rng) < pv[b] : pv[b] > 0.5f;
                 mask[b] = (float)e;
                 adj[b][vi][v] = (uint8_t)e;
                 any |= e;
             }
             if (any) {
                 Hin = nl_tape_add(t, Hin, nl_tape_mul(t, msg[vi], nl_tape_const(t, B, 1, mask)));
-                h[v] = GRU(m, &m->g_gru, x, Hin);
+                h[v] = GRU(m, w, &m->g_gru, x, Hin);
             }
         }
-        msg[v] = MSG(m, &m->g_gate, &m->g_map, h[v], v);
+        msg[v] = MSG(m, w, &m->g_gate, &m->g_map, h[v], v);
     }
     if (rc >= 0 && (rc = h[NV - 1]) >= 0) rc = 0;
     for (int b = 0; b < B && rc == 0; b++)
@@ -552,13 +713,15 @@ int nl_metad2a_generate(nl_metad2a *m, const nl_md_task *tk, int want, int uniqu
         goto out;
     }
     *got = *tried = 0;
+    wk *w = &m->w[0]; /* decoding is quick: one worker */
     while (*got < want && *tried < max_graphs) {
         int B = batch < max_graphs - *tried ? batch : max_graphs - *tried;
-        begin(m);
-        nl_tape *t = m->t;
+        nl_rng_seed(&w->rng, nl_rng_u64(&m->rng));
+        begin(m, w);
+        nl_tape *t = w->t;
         /* a fresh sample of the data set for every batch, as the reference */
-        int code = ENCODE(m, &m->g_intra, &m->g_inter, tk);
-        int mu = LIN(m, code, &m->g_mu);
+        int code = ENCODE(m, w, &m->g_intra, &m->g_inter, tk);
+        int mu = LIN(m, w, code, &m->g_mu);
         if (mu < 0) {
             rc = mu;
             goto out;
@@ -575,7 +738,7 @@ int nl_metad2a_generate(nl_metad2a *m, const nl_md_task *tk, int want, int uniqu
         for (int b = 0; b < B; b++) memcpy(zb + (size_t)b * nz, mv, (size_t)nz * sizeof(float));
         int z = nl_tape_const(t, B, nz, zb);
         free(zb);
-        if ((rc = decode(m, z, B, stochastic, ty, adj, valid))) goto out;
+        if ((rc = decode(m, w, z, B, stochastic, ty, adj, valid))) goto out;
         *tried += B;
         for (int b = 0; b < B && *got < want; b++) {
             if (!valid[b]) continue;
@@ -594,9 +757,9 @@ out:
 /* ------------------------------------------------------------ predictor */
 
 /* Predictions (n, 1) on the normalised scale for n cells and their codes. */
-static int PREDICT(nl_metad2a *m, int codes, int n, const uint8_t (*ops)[6])
+static int PREDICT(const nl_metad2a *m, wk *w, int codes, int n, const uint8_t (*ops)[6])
 {
-    nl_tape *t = m->t;
+    nl_tape *t = w->t;
     int Hp = m->o.hs_pred;
     int(*ty)[NV] = malloc((size_t)n * sizeof *ty);
     int *col = malloc((size_t)n * sizeof(int));
@@ -608,32 +771,32 @@ static int PREDICT(nl_metad2a *m, int codes, int n, const uint8_t (*ops)[6])
     int hf[NV], hb[NV], x[NV];
     for (int v = 0; v < NV; v++) {
         for (int i = 0; i < n; i++) col[i] = ty[i][v];
-        x[v] = TYPES(m, n, col);
+        x[v] = TYPES(m, w, n, col);
     }
     for (int v = 0; v < NV; v++) { /* forward: in topological order, messages from predecessors */
         int Hin = -1;
         for (int u = 0; u < v; u++)
             if (ADJ[u][v]) {
-                int g = MSG(m, &m->p_gate_f, &m->p_map_f, hf[u], u);
+                int g = MSG(m, w, &m->p_gate_f, &m->p_map_f, hf[u], u);
                 Hin = Hin < 0 ? g : nl_tape_add(t, Hin, g);
             }
         if (Hin < 0) Hin = nl_tape_fill(t, n, Hp, 0.0f);
-        hf[v] = GRU(m, &m->p_fwd, x[v], Hin);
+        hf[v] = GRU(m, w, &m->p_fwd, x[v], Hin);
     }
     for (int v = NV - 1; v >= 0; v--) { /* backward: reverse order, messages from successors */
         int Hin = -1;
-        for (int w = v + 1; w < NV; w++)
-            if (ADJ[v][w]) {
-                int g = MSG(m, &m->p_gate_b, &m->p_map_b, hb[w], w);
+        for (int sv = v + 1; sv < NV; sv++)
+            if (ADJ[v][sv]) {
+                int g = MSG(m, w, &m->p_gate_b, &m->p_map_b, hb[sv], sv);
                 Hin = Hin < 0 ? g : nl_tape_add(t, Hin, g);
             }
         if (Hin < 0) Hin = nl_tape_fill(t, n, Hp, 0.0f);
-        hb[v] = GRU(m, &m->p_bwd, x[v], Hin);
+        hb[v] = GRU(m, w, &m->p_bwd, x[v], Hin);
     }
     free(ty), free(col);
-    int hg = LIN(m, nl_tape_concat(t, hf[NV - 1], hb[0]), &m->p_unify);
-    int gcode = LIN(m, hg, &m->p_fc1);
-    return LIN(m, nl_tape_tanh(t, LIN(m, nl_tape_concat(t, gcode, codes), &m->p_out1)), &m->p_out2);
+    int hg = LIN(m, w, nl_tape_concat(t, hf[NV - 1], hb[0]), &m->p_unify);
+    int gcode = LIN(m, w, hg, &m->p_fc1);
+    return LIN(m, w, nl_tape_tanh(t, LIN(m, w, nl_tape_concat(t, gcode, codes), &m->p_out1)), &m->p_out2);
 }
 
 void nl_metad2a_set_target(nl_metad2a *m, double mean, double std)
@@ -651,59 +814,73 @@ void nl_metad2a_target(const nl_metad2a *m, double *mean, double *std)
 int nl_metad2a_pred_step(nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6],
                          const double *acc, int n, double *loss)
 {
-    int rc = check_batch(m, tasks, task_of, ops, n);
+    int rc = check_batch(m, tasks, task_of, ops, n), nj = 0;
     if (rc) return rc;
     float *y = malloc((size_t)n * sizeof(float));
-    if (!y) return nl_err(NL_ENOMEM, "metad2a: out of memory");
+    uint64_t *seeds = y ? draw_seeds(m, n) : NULL;
+    if (!seeds) {
+        free(y);
+        return nl_err(NL_ENOMEM, "metad2a: out of memory");
+    }
     for (int i = 0; i < n; i++) {
         if (!isfinite(acc[i])) {
-            free(y);
+            free(y), free(seeds);
             return nl_err(NL_EINVAL, "metad2a: item %d: accuracy is not a number", i + 1);
         }
         y[i] = (float)((acc[i] - m->y_mean) / m->y_std / 100.0);
     }
-    begin(m);
-    int codes = ENCODE_BATCH(m, 1, tasks, task_of, n);
-    int l = nl_tape_mse(m->t, PREDICT(m, codes, n, ops), y);
-    free(y);
-    if (l < 0) return l;
-    if (loss) *loss = nl_tape_value(m->t, l)[0];
+    job proto = { .m = m, .kind = J_PRED_STEP, .tasks = tasks, .task_of = task_of, .ops = ops, .y = y,
+                  .seeds = seeds },
+        jobs[MAXW];
     nl_optim_zero_grad(m->opt[1]);
-    if ((rc = nl_tape_backward(m->t, l, 1.0f))) return rc;
+    rc = run_jobs(m, &proto, n, jobs, &nj, NULL, 0);
+    free(y), free(seeds);
+    if (rc) return rc;
+    double l = 0;
+    for (int i = 0; i < nj; i++) l += jobs[i].loss;
+    if (loss) *loss = l;
+    gather_grads(m, nj, m->ngen, m->np);
     return nl_optim_step(m->opt[1]);
 }
 
 int nl_metad2a_predict(nl_metad2a *m, const nl_md_task *tk, const uint8_t (*ops)[6], int n, int samples, double *out)
 {
-    int rc = nl_metad2a_check_task(m, tk, "task");
+    int rc = nl_metad2a_check_task(m, tk, "task"), nj = 0;
     if (rc) return rc;
     if (n < 1 || samples < 1) return nl_err(NL_EINVAL, "metad2a: predict needs n and samples >= 1");
     for (int i = 0; i < n; i++)
         for (int e = 0; e < 6; e++)
             if (ops[i][e] > 4) return nl_err(NL_EINVAL, "metad2a: cell %d: op %d on edge %d", i + 1, ops[i][e], e + 1);
-    for (int i = 0; i < n; i++) out[i] = 0;
-    for (int s = 0; s < samples; s++) {
-        begin(m);
-        nl_tape *t = m->t;
-        int code = ENCODE(m, &m->p_intra, &m->p_inter, tk);
-        int codes = nl_tape_matmul(t, nl_tape_fill(t, n, 1, 1.0f), code, 0); /* one row per cell */
-        int y = PREDICT(m, codes, n, ops);
-        if (y < 0) return y;
-        const float *v = nl_tape_value(t, y);
-        for (int i = 0; i < n; i++) out[i] += v[i];
+    uint64_t *seeds = draw_seeds(m, samples);
+    double *sums = malloc((size_t)MAXW * n * sizeof(double));
+    if (!seeds || !sums) {
+        free(seeds), free(sums);
+        return nl_err(NL_ENOMEM, "metad2a: out of memory");
     }
-    for (int i = 0; i < n; i++) out[i] = m->y_mean + 100.0 * m->y_std * out[i] / samples;
-    return 0;
+    int zero = 0;
+    job proto = { .m = m, .kind = J_PREDICT, .tasks = tk, .task_of = &zero, .ops = ops, .n = n, .seeds = seeds },
+        jobs[MAXW];
+    rc = run_jobs(m, &proto, samples, jobs, &nj, sums, n);
+    if (!rc)
+        for (int i = 0; i < n; i++) {
+            double v = 0;
+            for (int j = 0; j < nj; j++) v += sums[(size_t)j * n + i]; /* job order: the same sum on any run */
+            out[i] = m->y_mean + 100.0 * m->y_std * v / samples;
+        }
+    free(seeds), free(sums);
+    return rc;
 }
 
 int nl_metad2a_encode(nl_metad2a *m, int part, const nl_md_task *tk, float *code)
 {
     int rc = nl_metad2a_check_task(m, tk, "task");
     if (rc) return rc;
-    begin(m);
-    int c = part ? ENCODE(m, &m->p_intra, &m->p_inter, tk) : ENCODE(m, &m->g_intra, &m->g_inter, tk);
+    wk *w = &m->w[0];
+    nl_rng_seed(&w->rng, nl_rng_u64(&m->rng));
+    begin(m, w);
+    int c = part ? ENCODE(m, w, &m->p_intra, &m->p_inter, tk) : ENCODE(m, w, &m->g_intra, &m->g_inter, tk);
     if (c < 0) return c;
-    memcpy(code, nl_tape_value(m->t, c), (size_t)m->o.nz * sizeof(float));
+    memcpy(code, nl_tape_value(w->t, c), (size_t)m->o.nz * sizeof(float));
     return 0;
 }
 
@@ -723,6 +900,7 @@ void nl_metad2a_defaults(nl_metad2a_opts *o)
     o->lr = 1e-4;
     o->seed = 333;
     o->position = 1;
+    o->threads = 0;
 }
 
 static int check_opts(const nl_metad2a_opts *o)
@@ -738,6 +916,31 @@ static int check_opts(const nl_metad2a_opts *o)
     if (!(o->beta >= 0) || !isfinite(o->beta)) return nl_err(NL_EINVAL, "metad2a: beta must be >= 0");
     if (!(o->eps_scale >= 0) || !isfinite(o->eps_scale)) return nl_err(NL_EINVAL, "metad2a: eps_scale must be >= 0");
     if (!(o->lr > 0) || !isfinite(o->lr)) return nl_err(NL_EINVAL, "metad2a: lr must be > 0");
+    if (o->threads < 0 || o->threads > MAXW)
+        return nl_err(NL_EINVAL, "metad2a: threads %d outside 0..%d", o->threads, MAXW);
+    return 0;
+}
+
+/* The workers: opts.threads of them (0: one per core). Worker 0 binds the
+ * model's params; the others share their values and own their gradients. */
+static int add_workers(nl_metad2a *m)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = m->o.threads > 0 ? m->o.threads : cores > 0 ? (int)cores : 1;
+    m->nw = n < MAXW ? n : MAXW;
+    for (int k = 0; k < m->nw; k++) {
+        wk *w = &m->w[k];
+        if (!(w->t = nl_tape_new())) return NL_ENOMEM;
+        if (k == 0) {
+            w->p = m->p;
+            continue;
+        }
+        if (!(w->p = nl_calloc((size_t)m->np, sizeof *w->p))) return NL_ENOMEM;
+        for (int i = 0; i < m->np; i++) {
+            w->p[i] = m->p[i]; /* name, the value tensor (shared, not owned) */
+            if (!(w->p[i].g = nl_tensor_new(m->p[i].g->ndim, m->p[i].g->shape))) return NL_ENOMEM;
+        }
+    }
     return 0;
 }
 
@@ -753,7 +956,7 @@ int nl_metad2a_new(nl_metad2a **out, const nl_metad2a_opts *o)
     m->o = *o;
     m->y_std = 1.0;
     nl_rng_seed(&m->rng, o->seed);
-    if (!(m->t = nl_tape_new()) || (rc = build(m))) goto fail;
+    if ((rc = build(m)) || (rc = add_workers(m))) goto fail;
     nl_optim_opts oo;
     nl_optim_defaults("adam", &oo);
     oo.lr = o->lr;
@@ -776,8 +979,15 @@ void nl_metad2a_free(nl_metad2a *m)
         nl_tensor_free(m->p[i].w);
         nl_tensor_free(m->p[i].g);
     }
-    nl_tape_free(m->t);
-    free(m->idx);
+    for (int k = 0; k < MAXW; k++) {
+        wk *w = &m->w[k];
+        nl_tape_free(w->t);
+        free(w->idx);
+        if (k > 0 && w->p) {
+            for (int i = 0; i < m->np; i++) nl_tensor_free(w->p[i].g);
+            free(w->p);
+        }
+    }
     free(m);
 }
 

@@ -39,6 +39,9 @@ typedef struct nl_metad2a_opts {
     uint64_t seed;   /* weights and sampling: 333 */
     int position;    /* 1: the decoder's GRU also reads the node's position
                       * (naslab's default); 0: the type alone, as the reference */
+    int threads;     /* workers over a batch's items and a prediction's
+                      * samples, 0..16; 0: one per core. Results do not depend
+                      * on it beyond float summation order. Not saved. */
 } nl_metad2a_opts;
 
 /* One task: ncls classes, class k holding n[k] rows of feat floats at x[k]
