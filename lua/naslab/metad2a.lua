@@ -322,8 +322,16 @@ end
 local MT_KNOWN = { db = 1, tasks = 1, model = 1, epochs = 1, batch = 1, top = 1, valid = 1, seed = 1, patience = 1,
                    progress = 1 }
 
+local function need(fname, cond, what)
+  if not cond then error(string.format("bad argument #1 to '%s' (%s)", fname, what), 3) end
+end
+
 function M.meta_train(o)
+  need("meta_train", type(o) == "table", "a table of options expected")
   check_known("meta_train", o, MT_KNOWN)
+  need("meta_train", type(o.db) == "table" and #o.db > 0, "db (rows of db_load) is required")
+  need("meta_train", type(o.tasks) == "table", "tasks (class subset -> task) is required")
+  need("meta_train", o.model ~= nil, "model (a model or options for a new one) is required")
   local m = o.model
   if type(m) == "table" then m = M.new(m) end
   local epochs = o.epochs or { 400, 400 }
@@ -477,7 +485,10 @@ end
 local S_KNOWN = { model = 1, task = 1, n = 1, samples = 1, seed = 1, batch = 1, max = 1 }
 
 function M.search(o)
+  need("search", type(o) == "table", "a table of options expected")
   check_known("search", o, S_KNOWN)
+  need("search", o.model ~= nil, "model is required")
+  need("search", type(o.task) == "table", "task (a list of class feature matrices) is required")
   local m, task = o.model, o.task
   if o.seed then m:seed(o.seed) end
   local t0 = nl.clock()

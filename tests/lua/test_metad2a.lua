@@ -107,6 +107,13 @@ local pb = model:predict(tasks["3+4"], { B, weak[1] }, 2)
 t.ok(pa[1] > pa[2] + 10 and pb[1] > pb[2] + 5,
   string.format("predictor ranks each task's cells (%.1f > %.1f, %.1f > %.1f)", pa[1], pa[2], pb[1], pb[2]))
 
+t.error_is(function() md.meta_train{ tasks = tasks, model = OPTS } end,
+  "bad argument #1 to 'meta_train' (db (rows of db_load) is required)", "meta_train without a database")
+t.error_is(function() md.search{ model = model } end,
+  "bad argument #1 to 'search' (task (a list of class feature matrices) is required)", "search without a task")
+t.error_like(function() md.search{ model = model, task = tasks["3+4"], samples = 0 } end,
+  "samples must be in 1..1000", "search with no samples")
+
 -- save / load
 local dir = os.tmpname()
 os.remove(dir)
