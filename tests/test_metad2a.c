@@ -71,6 +71,10 @@ static int build_loss(gc *g)
     case 17: return nl_tape_mse(t, a, Y);
     case 18: return nl_tape_kl(t, a, nl_tape_scale(t, a, 0.5f));
     case 19: return nl_tape_kl(t, nl_tape_rows(t, b, 0, 1), nl_tape_rows(t, a, 2, 3));
+    case 20: /* a constant input: backward skips it, the weights still learn */
+        y = nl_tape_linear(t, nl_tape_tanh(t, nl_tape_const(t, 3, 4, Y)), b, c);
+        y = nl_tape_add(t, y, nl_tape_matmul(t, nl_tape_fill(t, 3, 4, 0.5f), b, 1));
+        break;
     }
     if (y < 0) return y;
     int n = nl_tape_rows_of(t, y) * nl_tape_cols_of(t, y);
@@ -79,13 +83,14 @@ static int build_loss(gc *g)
 
 static const char *OPNAMES[] = { "linear", "matmul", "matmul^T", "add (row)", "sub (column)", "mul (bad shape)",
                                  "mul (scalar)", "mul/sigmoid", "tanh/scale", "relu", "softmax", "exp/concat",
-                                 "vconcat/rows", "sumrows", "sum", "cross-entropy", "bce", "mse", "kl", "kl/slices" };
+                                 "vconcat/rows", "sumrows", "sum", "cross-entropy", "bce", "mse", "kl", "kl/slices",
+                                 "constant inputs" };
 
 static void test_gradients(void)
 {
     nl_rng r;
     nl_rng_seed(&r, 5);
-    for (int op = 0; op < 20; op++) {
+    for (int op = 0; op < 21; op++) {
         gc g = { .op = op, .t = nl_tape_new() };
         mkparam(&g.p[0], "a", 3, 4, &r, -1.2, 1.2);
         mkparam(&g.p[1], "b", 2, 4, &r, -1.0, 1.0);

@@ -45,6 +45,7 @@ typedef struct node {
     nl_param *p;     /* OP_PARAM */
     float s;         /* scale */
     int r0, c0;      /* slice origin; matmul: transb in r0 */
+    int rg;          /* 1 when a param lies upstream: only then does backward need it */
 } node;
 
 struct nl_tape {
@@ -141,6 +142,7 @@ static int push(nl_tape *t, int op, int r, int c, int a, int b)
     d->b = b;
     d->w = -1;
     d->val = off;
+    d->rg = op == OP_PARAM || (a >= 0 && t->n[a].rg) || (b >= 0 && t->n[b].rg);
     return t->nn++;
 }
 
@@ -222,6 +224,7 @@ int nl_tape_linear(nl_tape *t, int x, int W, int b)
     int v = push(t, OP_LINEAR, n, out, x, b);
     if (v < 0) return v;
     t->n[v].w = W;
+    t->n[v].rg |= t->n[W].rg;
     float *y = V(t, v);
     if (b >= 0) {
         const float *bb = V(t, b);
@@ -520,6 +523,7 @@ int nl_tape_kl(nl_tape *t, int mu, int logvar)
 static void back(nl_tape *t, int v)
 {
     const node *d = &t->n[v];
+    if (!d->rg) return; /* nothing upstream learns: constants, and ops on them only */
     const float *dy = G(t, v), *y = V(t, v);
     int r = d->r, c = d->c;
     size_t n = (size_t)r * c;
@@ -529,12 +533,15 @@ static void back(nl_tape *t, int v)
         return;
     case OP_LINEAR: {
         int in = t->n[d->a].c;
-        /* dx += dy W ; dW += dy^T x ; db += sum rows dy */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, in, c, 1.0f, dy, c, V(t, d->w), in, 1.0f,
-                    G(t, d->a), in);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, in, r, 1.0f, dy, c, V(t, d->a), in, 1.0f,
-                    G(t, d->w), in);
-        if (d->b >= 0) {
+        /* dx += dy W ; dW += dy^T x ; db += sum rows dy (each when needed:
+         * the input is often a constant, the weight sometimes one) */
+        if (t->n[d->a].rg)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, in, c, 1.0f, dy, c, V(t, d->w), in, 1.0f,
+                        G(t, d->a), in);
+        if (t->n[d->w].rg)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, in, r, 1.0f, dy, c, V(t, d->a), in, 1.0f,
+                        G(t, d->w), in);
+        if (d->b >= 0 && t->n[d->b].rg) {
             float *db = G(t, d->b);
             for (int i = 0; i < r; i++)
                 for (int j = 0; j < c; j++) db[j] += dy[(size_t)i * c + j];
@@ -544,8 +551,11 @@ static void back(nl_tape *t, int v)
     case OP_MATMUL: {
         int k = t->n[d->a].c, transb = d->r0;
         /* y = a b: da += dy b^T, db += a^T dy ; y = a b^T: da += dy b, db += dy^T a */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transb ? CblasNoTrans : CblasTrans, r, k, c, 1.0f, dy, c,
-                    V(t, d->b), transb ? k : c, 1.0f, G(t, d->a), k);
+        if (t->n[d->a].rg)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transb ? CblasNoTrans : CblasTrans, r, k, c, 1.0f, dy, c,
+                        V(t, d->b), transb ? k : c, 1.0f, G(t, d->a), k);
+        if (!t->n[d->b].rg)
+            return;
         if (transb)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, k, r, 1.0f, dy, c, V(t, d->a), k, 1.0f,
                         G(t, d->b), k);
