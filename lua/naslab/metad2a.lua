@@ -387,7 +387,10 @@ function M.meta_train(o)
     step(total)
     report.gen_loss = total / #pairs_
     emit("metad2a.epoch", { part = "generator", epoch = e, loss = report.gen_loss, lr = m:lr("generator") })
-    if o.progress and o.progress{ part = "generator", epoch = e, loss = report.gen_loss } == "stop" then break end
+    if o.progress and o.progress{ part = "generator", epoch = e, loss = report.gen_loss, lr = m:lr("generator") } ==
+      "stop" then
+      break
+    end
   end
   -- predictor: triples, a validation split, the best validation r kept
   local triples = {}
@@ -460,7 +463,8 @@ function M.meta_train(o)
     report.pred_loss = total / #train
     emit("metad2a.epoch", { part = "predictor", epoch = e, loss = report.pred_loss, lr = m:lr("predictor"),
                             valid_r = r })
-    if o.progress and o.progress{ part = "predictor", epoch = e, loss = report.pred_loss, valid_r = r } == "stop" then
+    if o.progress and o.progress{ part = "predictor", epoch = e, loss = report.pred_loss, valid_r = r,
+                                  lr = m:lr("predictor") } == "stop" then
       break
     end
   end
