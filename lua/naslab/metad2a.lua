@@ -305,11 +305,6 @@ local function pearson(x, y)
   return ok and r or 0
 end
 
-local function shuffled(rng, n)
-  local p = rng:permutation(n)
-  return p
-end
-
 -- Meta-train a model on a database.
 --   db      rows (db_load)
 --   tasks   {key -> task}: the features of each class subset, key = classes_key
@@ -375,15 +370,20 @@ function M.meta_train(o)
       end
     end
   end
+  -- one epoch: the list shuffled, in batches, the summed loss of `step`
+  local function epoch(list, step)
+    local p, total = rng:permutation(#list), 0
+    for s = 1, #p, batch do
+      local items = {}
+      for i = s, math.min(s + batch - 1, #p) do items[#items + 1] = list[p[i]] end
+      total = total + step(m, tlist, items)
+    end
+    return total
+  end
   local report = {}
   local step = plateau("generator")
   for e = 1, epochs[1] do
-    local p, total = shuffled(rng, #pairs_), 0
-    for s = 1, #p, batch do
-      local items = {}
-      for i = s, math.min(s + batch - 1, #p) do items[#items + 1] = pairs_[p[i]] end
-      total = total + m:gen_step(tlist, items)
-    end
+    local total = epoch(pairs_, m.gen_step)
     step(total)
     report.gen_loss = total / #pairs_
     emit("metad2a.epoch", { part = "generator", epoch = e, loss = report.gen_loss, lr = m:lr("generator") })
@@ -397,7 +397,7 @@ function M.meta_train(o)
   for _, r in ipairs(o.db) do
     triples[#triples + 1] = { task = tindex[M.classes_key(r.classes)], arch = r.arch, acc = r.acc }
   end
-  local perm = shuffled(rng, #triples)
+  local perm = rng:permutation(#triples)
   local nval = math.floor((o.valid or 0.1) * #triples + 0.5)
   local train, val = {}, {}
   for i, k in ipairs(perm) do
@@ -416,12 +416,7 @@ function M.meta_train(o)
   best_path = tmpdir .. ".metad2a"
   step = plateau("predictor")
   for e = 1, epochs[2] do
-    local p, total = shuffled(rng, #train), 0
-    for s = 1, #p, batch do
-      local items = {}
-      for i = s, math.min(s + batch - 1, #p) do items[#items + 1] = train[p[i]] end
-      total = total + m:pred_step(tlist, items)
-    end
+    local total = epoch(train, m.pred_step)
     step(total)
     local r = nil
     if #val >= 3 then
