@@ -166,6 +166,20 @@ static void make_task(task *tk, int id, int k, nl_rng *r)
     tk->t.x = tk->p;
 }
 
+/* The two tasks most tests use: 3 classes around one centre, 2 around
+ * another; tasks[k] points into tk[k], which must stay in place. */
+static void two_tasks(task tk[2], nl_md_task tasks[2], nl_rng *r, uint64_t seed)
+{
+    nl_rng_seed(r, seed);
+    make_task(&tk[0], 0, 3, r);
+    make_task(&tk[1], 1, 2, r);
+    for (int k = 0; k < 2; k++) {
+        tasks[k] = tk[k].t;
+        tasks[k].n = tk[k].n;
+        tasks[k].x = tk[k].p;
+    }
+}
+
 static nl_metad2a *small_model(uint64_t seed)
 {
     nl_metad2a_opts o;
@@ -260,12 +274,9 @@ static int same(const uint8_t *a, const uint8_t *b) { return memcmp(a, b, 6) == 
 static void test_generator(void)
 {
     nl_rng r;
-    nl_rng_seed(&r, 3);
     task tk[2];
-    make_task(&tk[0], 0, 3, &r);
-    make_task(&tk[1], 1, 2, &r);
-    nl_md_task tasks[2] = { tk[0].t, tk[1].t };
-    tasks[0].n = tk[0].n, tasks[0].x = tk[0].p, tasks[1].n = tk[1].n, tasks[1].x = tk[1].p;
+    nl_md_task tasks[2];
+    two_tasks(tk, tasks, &r, 3);
     /* the best cell of each task (twice in the batch); each repeats an op on
      * nodes that share their inputs, which the position input disambiguates */
     const uint8_t cells[4][6] = { { 3, 3, 1, 3, 2, 3 }, { 1, 4, 0, 4, 2, 0 }, { 3, 3, 1, 3, 2, 3 }, { 1, 4, 0, 4, 2, 0 } };
@@ -340,12 +351,9 @@ static void test_generator(void)
 static void test_predictor(void)
 {
     nl_rng r;
-    nl_rng_seed(&r, 4);
     task tk[2];
-    make_task(&tk[0], 0, 3, &r);
-    make_task(&tk[1], 1, 2, &r);
-    nl_md_task tasks[2] = { tk[0].t, tk[1].t };
-    tasks[0].n = tk[0].n, tasks[0].x = tk[0].p, tasks[1].n = tk[1].n, tasks[1].x = tk[1].p;
+    nl_md_task tasks[2];
+    two_tasks(tk, tasks, &r, 4);
     enum { N = 24 };
     uint8_t cells[N][6];
     int task_of[N];
@@ -392,12 +400,9 @@ static void test_predictor(void)
 static void test_threads(void)
 {
     nl_rng r;
-    nl_rng_seed(&r, 8);
     task tk[2];
-    make_task(&tk[0], 0, 3, &r);
-    make_task(&tk[1], 1, 2, &r);
-    nl_md_task tasks[2] = { tk[0].t, tk[1].t };
-    tasks[0].n = tk[0].n, tasks[0].x = tk[0].p, tasks[1].n = tk[1].n, tasks[1].x = tk[1].p;
+    nl_md_task tasks[2];
+    two_tasks(tk, tasks, &r, 8);
     enum { N = 10 };
     uint8_t cells[N][6];
     int task_of[N];
