@@ -351,7 +351,8 @@ function M.meta_train(o)
     table.insert(by[i], r)
   end
   local pairs_ = {}
-  for i, rs in pairs(by) do
+  for i = 1, #tlist do -- in task order; the sort sees the rows in file order, so
+    local rs = by[i]   -- equal accuracies fall the same way on every run
     table.sort(rs, function(a, b) return a.acc > b.acc end)
     for n = 1, math.min(top, #rs) do pairs_[#pairs_ + 1] = { task = i, arch = rs[n].arch } end
   end
