@@ -16,7 +16,8 @@
 --              the top cell
 --
 -- Events: "metad2a.epoch" {part, epoch, loss, lr, valid_r}, "metad2a.generated"
--- {cells, tried, seconds}, "metad2a.ranked" {cells, scores, best, score},
+-- {cells, tried}, "metad2a.cell" {rank, arch, score} for every candidate,
+-- "metad2a.ranked" {cells, best, score, scores (best first), seconds},
 -- "metad2a.truth" {arch, acc, pred} (from the bench scripts that train the
 -- chosen cell).
 local nl = require "naslab"
@@ -502,7 +503,8 @@ function M.search(o)
   local sc, ss = {}, {}
   for i, k in ipairs(order) do sc[i], ss[i] = cells[k], scores[k] end
   local secs = nl.clock() - t0
-  emit("metad2a.ranked", { cells = #sc, best = tostring(sc[1]), score = ss[1] })
+  for i, c in ipairs(sc) do emit("metad2a.cell", { rank = i, arch = tostring(c), score = ss[i] }) end
+  emit("metad2a.ranked", { cells = #sc, best = tostring(sc[1]), score = ss[1], scores = ss, seconds = secs })
   return { best = sc[1], score = ss[1], cells = sc, scores = ss, tried = tried, seconds = secs }
 end
 

@@ -100,8 +100,21 @@ for key, want in pairs{ ["0+1+2"] = A, ["3+4"] = B } do
   local got = model:generate(tasks[key], { n = 1, stochastic = false })
   t.is(tostring(got[1]), want, "task " .. key .. ": the generator reconstructs its best cell")
 end
+local seen = {}
+nl.emit = function(name, f) seen[#seen + 1] = { name = name, f = f } end
 local res = md.search{ model = model, task = tasks["0+1+2"], n = 5, samples = 2, seed = 1 }
+nl.emit = saved_emit
 t.ok(#res.cells >= 1 and res.scores[1] >= res.scores[#res.scores], "search ranks its candidates best first")
+local cellev = 0
+for _, e in ipairs(seen) do
+  if e.name == "metad2a.cell" then
+    cellev = cellev + 1
+    if e.f.rank == 1 then t.is(e.f.arch, tostring(res.best), "the first metad2a.cell event is the chosen cell") end
+  end
+end
+t.ok(seen[1].name == "metad2a.generated" and seen[1].f.cells == #res.cells and cellev == #res.cells and
+  seen[#seen].name == "metad2a.ranked" and #seen[#seen].f.scores == #res.cells,
+  "search publishes the generated cells, one event per candidate with its score, and the ranking")
 local pa = model:predict(tasks["0+1+2"], { A, weak[1] }, 2)
 local pb = model:predict(tasks["3+4"], { B, weak[1] }, 2)
 t.ok(pa[1] > pa[2] + 10 and pb[1] > pb[2] + 5,
