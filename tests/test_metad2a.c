@@ -173,11 +173,8 @@ static void two_tasks(task tk[2], nl_md_task tasks[2], nl_rng *r, uint64_t seed)
     nl_rng_seed(r, seed);
     make_task(&tk[0], 0, 3, r);
     make_task(&tk[1], 1, 2, r);
-    for (int k = 0; k < 2; k++) {
-        tasks[k] = tk[k].t;
-        tasks[k].n = tk[k].n;
-        tasks[k].x = tk[k].p;
-    }
+    tasks[0] = tk[0].t;
+    tasks[1] = tk[1].t;
 }
 
 static nl_metad2a *small_model(uint64_t seed)

@@ -386,6 +386,17 @@ static int DECODE_LOSS(const nl_metad2a *m, wk *w, int z, int B, const uint8_t (
     return loss;
 }
 
+/* Every op id of cells ops[0..n) in 0..4; `what` ("item", "cell") names
+ * the offender. */
+static int check_cells(const uint8_t (*ops)[6], int n, const char *what)
+{
+    for (int i = 0; i < n; i++)
+        for (int e = 0; e < 6; e++)
+            if (ops[i][e] > 4)
+                return nl_err(NL_EINVAL, "metad2a: %s %d: op %d on edge %d", what, i + 1, ops[i][e], e + 1);
+    return 0;
+}
+
 static int check_batch(const nl_metad2a *m, const nl_md_task *tasks, const int *task_of, const uint8_t (*ops)[6],
                        int n)
 {
@@ -395,10 +406,8 @@ static int check_batch(const nl_metad2a *m, const nl_md_task *tasks, const int *
         snprintf(what, sizeof what, "task %d", task_of[i] + 1);
         int rc = nl_metad2a_check_task(m, &tasks[task_of[i]], what);
         if (rc) return rc;
-        for (int e = 0; e < 6; e++)
-            if (ops[i][e] > 4) return nl_err(NL_EINVAL, "metad2a: item %d: op %d on edge %d", i + 1, ops[i][e], e + 1);
     }
-    return 0;
+    return check_cells(ops, n, "item");
 }
 
 /* The generator's loss nodes on n items: reconstruction (teacher-forced) and
@@ -848,11 +857,9 @@ int nl_metad2a_predict(nl_metad2a *m, const nl_md_task *tk, const uint8_t (*ops)
     int rc = nl_metad2a_check_task(m, tk, "task"), nj = 0;
     if (rc) return rc;
     if (n < 1 || samples < 1) return nl_err(NL_EINVAL, "metad2a: predict needs n and samples >= 1");
-    for (int i = 0; i < n; i++)
-        for (int e = 0; e < 6; e++)
-            if (ops[i][e] > 4) return nl_err(NL_EINVAL, "metad2a: cell %d: op %d on edge %d", i + 1, ops[i][e], e + 1);
+    if ((rc = check_cells(ops, n, "cell"))) return rc;
     uint64_t *seeds = draw_seeds(m, samples);
-    double *sums = malloc((size_t)MAXW * n * sizeof(double));
+    double *sums = malloc((size_t)m->nw * n * sizeof(double)); /* one row of sums per worker */
     if (!seeds || !sums) {
         free(seeds), free(sums);
         return nl_err(NL_ENOMEM, "metad2a: out of memory");
